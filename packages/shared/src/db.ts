@@ -1,0 +1,58 @@
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import type { Logger } from "./log.ts";
+
+export type Sql = postgres.Sql;
+export type TxSql = postgres.TransactionSql;
+export type Db = PostgresJsDatabase;
+
+export interface Database {
+  sql: Sql;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** One pool per process; `sql` for prepared hot-path statements, `db` (drizzle) for the rest. */
+export function createDatabase(url: string, { max = 8, logger }: { max?: number; logger?: Logger } = {}): Database {
+  const sql = postgres(url, {
+    max,
+    prepare: true,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    onnotice: (notice) => logger?.debug({ notice: notice.message }, "postgres notice"),
+    types: { bigint: postgres.BigInt },
+  });
+  return { sql, db: drizzle(sql), close: () => sql.end({ timeout: 5 }) };
+}
+
+/** Creates the database named in `url` when it is missing (pnpm start, tests, k8s jobs). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!/^[a-zA-Z0-9_]+$/.test(name)) throw new Error(`refusing to create database with name "${name}"`);
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    const found = await sql`select 1 from pg_database where datname = ${name}`;
+    if (found.length === 0) {
+      await sql.unsafe(`create database "${name}"`).catch((err: { code?: string }) => {
+        if (err.code !== "42P04") throw err; // created by a concurrent migrator
+      });
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Applies the committed drizzle-kit migrations in `folder`, creating the database first. */
+export async function migrateDatabase(url: string, folder: string): Promise<void> {
+  await ensureDatabase(url);
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await migrate(drizzle(sql), { migrationsFolder: folder });
+  } finally {
+    await sql.end();
+  }
+}

@@ -1,0 +1,101 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { prometheus } from "@hono/prometheus";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { AuthVariables } from "./auth.ts";
+import { HttpProblem, problemResponse, validationProblem } from "./problem.ts";
+
+export type AppEnv = { Variables: AuthVariables & { requestId: string } };
+export type ServiceApp = OpenAPIHono<AppEnv>;
+
+/** A named readiness check: resolves when the dependency answers, throws otherwise. */
+export type ReadinessCheck = { name: string; check: () => Promise<unknown> };
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The Hono app every service starts from: request ids, HTTP RED metrics, a body limit,
+ * problem+json for every error (validation, refusals, unknown routes, crashes — never a stack
+ * trace), `/healthz`, `/readyz`, `/metrics` and `/openapi.json` from the routes' zod schemas.
+ */
+export function createServiceApp({
+  service,
+  logger,
+  metrics,
+  readiness,
+}: {
+  service: string;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+}): ServiceApp {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationProblem(result.error, result.target);
+    },
+  });
+  const { printMetrics, registerMetrics } = prometheus({
+    registry: metrics.registry,
+    prefix: "codflow_",
+    collectDefaultMetrics: false,
+  });
+
+  app.use("*", requestId());
+  app.use("*", registerMetrics);
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpProblem(413, "payload-too-large", "Payload too large", `the limit is ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof HttpProblem) return problemResponse(c, err);
+    if (err instanceof HTTPException && err.status < 500) {
+      return problemResponse(c, new HttpProblem(err.status, "bad-request", "Bad request", err.message));
+    }
+    logger.error({ err, path: c.req.path, method: c.req.method }, "unhandled error");
+    return problemResponse(c, new HttpProblem(500, "internal-error", "Internal server error", "see the service logs"));
+  });
+  app.notFound((c) => problemResponse(c, new HttpProblem(404, "not-found", "Not found", `no route ${c.req.method} ${c.req.path}`)));
+
+  app.get("/healthz", (c) => c.json({ status: "ok", service }));
+  app.get("/readyz", async (c) => {
+    const results = await Promise.all(
+      readiness.map(async ({ name, check }) => {
+        try {
+          await withTimeout(check(), 2000);
+          return [name, "ok"] as const;
+        } catch (err) {
+          return [name, String((err as Error).message ?? err)] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, state]) => state === "ok");
+    return c.json({ status: ready ? "ready" : "not-ready", checks: Object.fromEntries(results) }, ready ? 200 : 503);
+  });
+  app.get("/metrics", printMetrics);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: `codflow ${service}`, version: "1.0.0" },
+  });
+  return app;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}

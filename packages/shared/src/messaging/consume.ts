@@ -1,0 +1,318 @@
+import { AckPolicy, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
+import { runWithContext } from "../context.ts";
+import type { Sql, TxSql } from "../db.ts";
+import { type EventOf, type EventType, envelopeSchema, eventCatalog } from "../events/index.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { extractTraceContext, inSpan, SpanKind } from "../telemetry.ts";
+import { isTerminal, TerminalError } from "./errors.ts";
+import {
+  type Broker,
+  contextStream,
+  deadLetterSubject,
+  ensureStreams,
+  isNotFound,
+  subjectFor,
+} from "./nats.ts";
+import { appendToOutbox, type NewEvent, resendOutputsOf } from "./outbox.ts";
+
+/** What a handler gets: the transaction its effects and its inbox row commit in. */
+export interface MessageTx {
+  sql: TxSql;
+  /** Appends events caused by the message being handled (causation + correlation filled in). */
+  emit(events: NewEvent | NewEvent[]): Promise<void>;
+}
+
+export interface ConsumerSpec<T extends EventType> {
+  /** Durable consumer name and inbox key, e.g. `inventory.reserve-stock`. Never rename. */
+  name: string;
+  type: T;
+  handle(event: EventOf<T>, tx: MessageTx): Promise<void>;
+  /** The compensation when the event is dead-lettered; runs once, in its own transaction. */
+  onDeadLetter?(event: EventOf<T>, tx: MessageTx, reason: string): Promise<void>;
+}
+
+export interface ConsumerDeps {
+  sql: Sql;
+  broker: Broker;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface ConsumerOptions {
+  batchSize?: number;
+  /** Deliveries before a retryable failure is dead-lettered. */
+  maxDeliver?: number;
+  ackWaitMs?: number;
+  /** NAK delay for delivery n is min(maxBackoffMs, baseBackoffMs * 2^(n-1)). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+type Decoded<T extends EventType> = { msg: JsMsg; event: EventOf<T> };
+type Outcome = { kind: "ok" | "duplicate" } | { kind: "error"; error: unknown };
+
+/**
+ * A durable pull consumer with explicit acks, batched: a batch's effects and inbox rows commit
+ * in one transaction; if any message fails, the batch is rolled back and each message runs in
+ * its own transaction, so one bad message neither drops nor stalls the rest. A duplicate
+ * (already in the inbox) re-sends the outputs it caused. Retryable failures NAK with back-off;
+ * terminal ones, and retryable ones past `maxDeliver`, go to the dead-letter stream.
+ * The consumer and its stream are re-created whenever they vanish.
+ */
+export function startConsumer<T extends EventType>(
+  deps: ConsumerDeps,
+  spec: ConsumerSpec<T>,
+  {
+    batchSize = 100,
+    maxDeliver = 8,
+    ackWaitMs = 30_000,
+    baseBackoffMs = 500,
+    maxBackoffMs = 30_000,
+  }: ConsumerOptions = {},
+): RunningConsumer {
+  const { sql, broker, logger, metrics } = deps;
+  const log = logger.child({ consumer: spec.name });
+  const stream = contextStream(broker.namespace, spec.type);
+  const durable = spec.name.replace(/[^a-zA-Z0-9_-]/g, "_");
+  const labels = { consumer: spec.name };
+  let stopped = false;
+  let current: { stop(): void } | undefined;
+
+  const ensureConsumer = async () => {
+    const config = {
+      durable_name: durable,
+      filter_subject: subjectFor(broker.namespace, spec.type),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(ackWaitMs),
+      max_deliver: -1,
+      max_ack_pending: batchSize * 10,
+    };
+    try {
+      await broker.jsm.consumers.add(stream, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await ensureStreams(broker);
+      await broker.jsm.consumers.add(stream, config);
+    }
+  };
+
+  const decode = (msg: JsMsg): EventOf<T> => {
+    let raw: unknown;
+    try {
+      raw = msg.json();
+    } catch {
+      throw new TerminalError("payload is not JSON");
+    }
+    const envelope = envelopeSchema.safeParse(raw);
+    if (!envelope.success) throw new TerminalError(`invalid envelope: ${envelope.error.message}`);
+    const catalog = eventCatalog[spec.type];
+    if (envelope.data.type !== spec.type) {
+      throw new TerminalError(`unexpected event type ${envelope.data.type}`);
+    }
+    if (envelope.data.version !== catalog.version) {
+      throw new TerminalError(`unknown version ${envelope.data.version} of ${spec.type}`);
+    }
+    const data = catalog.schema.safeParse(envelope.data.data);
+    if (!data.success) throw new TerminalError(`invalid ${spec.type} data: ${data.error.message}`);
+    return { ...envelope.data, type: spec.type, data: data.data } as EventOf<T>;
+  };
+
+  const messageTx = (tx: TxSql, event: EventOf<T>): MessageTx => ({
+    sql: tx,
+    emit: async (events) => {
+      await appendToOutbox(tx, broker.namespace, Array.isArray(events) ? events : [events]);
+    },
+  });
+
+  /** Claims the inbox row, then applies the handler; both inside the caller's transaction. */
+  const apply = (tx: TxSql, { msg, event }: Decoded<T>): Promise<Outcome> =>
+    runWithContext({ correlationId: event.correlationId, causationId: event.id }, () =>
+      inSpan(
+        `process ${spec.type}`,
+        {
+          kind: SpanKind.CONSUMER,
+          parent: extractTraceContext(headerRecord(msg)),
+          attributes: {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": msg.subject,
+            "messaging.consumer.group.name": spec.name,
+            "messaging.message.id": event.id,
+            "messaging.nats.delivery_count": msg.info.deliveryCount,
+          },
+        },
+        async () => {
+          const claimed = await tx`
+            insert into inbox (consumer, event_id) values (${spec.name}, ${event.id})
+            on conflict do nothing returning 1`;
+          if (claimed.length === 0) {
+            await resendOutputsOf(tx, [event.id]);
+            return { kind: "duplicate" } as const;
+          }
+          await spec.handle(event, messageTx(tx, event));
+          return { kind: "ok" } as const;
+        },
+      ),
+    );
+
+  const deadLetter = async ({ msg, event }: { msg: JsMsg; event?: EventOf<T> }, reason: string) => {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(headerRecord(msg))) h.set(key, value);
+    h.set("Codflow-Dlq-Reason", reason.slice(0, 1000));
+    h.set("Codflow-Dlq-Consumer", spec.name);
+    h.set("Codflow-Dlq-Original-Subject", msg.subject);
+    h.set("Codflow-Dlq-Deliveries", String(msg.info.deliveryCount));
+    await broker.js.publish(deadLetterSubject(broker.namespace, durable), msg.data, {
+      headers: h,
+      msgID: `${durable}:${msg.info.streamSequence}`,
+    });
+    if (event && spec.onDeadLetter) {
+      const compensate = spec.onDeadLetter;
+      await sql.begin(async (tx) => {
+        const claimed = await tx`
+          insert into inbox (consumer, event_id) values (${`${spec.name}:dead-letter`}, ${event.id})
+          on conflict do nothing returning 1`;
+        if (claimed.length > 0) {
+          await runWithContext({ correlationId: event.correlationId, causationId: event.id }, () =>
+            compensate(event, messageTx(tx, event), reason),
+          );
+        }
+      });
+    }
+    msg.ack();
+    metrics.consumerResults.inc({ ...labels, result: "dead_lettered" });
+    metrics.deadLetters.inc(labels);
+    log.error({ eventId: event?.id, reason, deliveries: msg.info.deliveryCount }, "message dead-lettered");
+  };
+
+  const settle = async (item: Decoded<T>, outcome: Outcome) => {
+    if (outcome.kind !== "error") {
+      item.msg.ack();
+      metrics.consumerResults.inc({ ...labels, result: outcome.kind });
+      return;
+    }
+    const reason = String((outcome.error as Error)?.message ?? outcome.error);
+    if (isTerminal(outcome.error) || item.msg.info.deliveryCount >= maxDeliver) {
+      await deadLetter(item, reason);
+      return;
+    }
+    const delay = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (item.msg.info.deliveryCount - 1));
+    item.msg.nak(delay);
+    metrics.consumerResults.inc({ ...labels, result: "retry" });
+    log.warn({ eventId: item.event.id, reason, delayMs: delay }, "message will be retried");
+  };
+
+  const processOneByOne = async (items: Decoded<T>[]) => {
+    for (const item of items) {
+      const outcome = await sql
+        .begin((tx) => apply(tx, item))
+        .catch((error: unknown): Outcome => ({ kind: "error", error }));
+      await settle(item, outcome);
+    }
+  };
+
+  const processBatch = async (msgs: JsMsg[]) => {
+    const decoded: Decoded<T>[] = [];
+    for (const msg of msgs) {
+      if (msg.redelivered) metrics.consumerRedeliveries.inc(labels);
+      try {
+        decoded.push({ msg, event: decode(msg) });
+      } catch (err) {
+        await deadLetter({ msg }, (err as Error).message);
+      }
+    }
+    if (decoded.length === 0) return;
+    if (decoded.length === 1) return processOneByOne(decoded);
+    const outcomes = await sql
+      .begin(async (tx) => {
+        const results: Outcome[] = [];
+        for (const item of decoded) results.push(await apply(tx, item));
+        return results;
+      })
+      .catch(() => undefined);
+    if (!outcomes) return processOneByOne(decoded);
+    for (const [i, item] of decoded.entries()) await settle(item, outcomes[i] as Outcome);
+  };
+
+  const run = async () => {
+    while (!stopped) {
+      try {
+        await ensureConsumer();
+        const consumer = await broker.js.consumers.get(contextStream(broker.namespace, spec.type), durable);
+        const messages = await consumer.consume({ max_messages: batchSize * 2 });
+        current = messages;
+        void watchStatus(messages, log, metrics, labels);
+        const queue: JsMsg[] = [];
+        let notify: (() => void) | undefined;
+        let ended = false;
+        const pump = (async () => {
+          for await (const msg of messages) {
+            queue.push(msg);
+            notify?.();
+          }
+          ended = true;
+          notify?.();
+        })();
+        while (!ended || queue.length > 0) {
+          if (queue.length === 0) {
+            await new Promise<void>((resolve) => {
+              notify = resolve;
+            });
+            notify = undefined;
+            continue;
+          }
+          await processBatch(queue.splice(0, batchSize));
+        }
+        await pump;
+        if (!stopped) {
+          metrics.consumerRestarts.inc(labels);
+          log.warn("consumer iterator ended; re-creating it");
+        }
+      } catch (err) {
+        if (stopped) break;
+        metrics.consumerRestarts.inc(labels);
+        log.error({ err }, "consumer failed; re-creating it");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  };
+
+  const done = run();
+  return {
+    async stop() {
+      stopped = true;
+      current?.stop();
+      await done;
+    },
+  };
+}
+
+function headerRecord(msg: JsMsg): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!msg.headers) return out;
+  for (const [key, values] of msg.headers) out[key.toLowerCase()] = values[0] ?? "";
+  return out;
+}
+
+async function watchStatus(
+  messages: { status(): AsyncIterable<{ type: string }>; stop(): void },
+  log: Logger,
+  metrics: Metrics,
+  labels: { consumer: string },
+) {
+  for await (const s of messages.status()) {
+    if (s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
+      log.warn({ status: s.type }, "consumer or stream vanished; re-creating");
+      metrics.consumerRestarts.inc(labels);
+      messages.stop();
+      return;
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
+import type { Logger } from "../log.ts";
+
+export interface Broker {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  namespace: string;
+  close(): Promise<void>;
+}
+
+/** The contexts that own a stream each, plus the dead-letter stream. */
+export const STREAM_CONTEXTS = ["checkout", "inventory", "orders", "deadletter"] as const;
+export type StreamContext = (typeof STREAM_CONTEXTS)[number];
+
+export const subjectFor = (namespace: string, type: string) => `${namespace}.${type}`;
+export const streamName = (namespace: string, context: StreamContext) =>
+  `${namespace}_${context}`.toUpperCase();
+export const deadLetterSubject = (namespace: string, consumer: string) =>
+  `${namespace}.deadletter.${consumer}`;
+
+/** How long JetStream de-duplicates by Nats-Msg-Id; published outbox rows live far longer. */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+export async function connectBroker({
+  url,
+  namespace,
+  name,
+  logger,
+}: {
+  url: string;
+  namespace: string;
+  name: string;
+  logger: Logger;
+}): Promise<Broker> {
+  const nc = await connect({
+    servers: url.split(","),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
+        logger.warn({ natsStatus: status.type }, "nats connection status changed");
+      }
+    }
+  })();
+  const jsm = await jetstreamManager(nc);
+  return {
+    nc,
+    jsm,
+    js: jetstream(nc),
+    namespace,
+    close: async () => {
+      if (!nc.isClosed()) await nc.drain();
+    },
+  };
+}
+
+/**
+ * Creates or updates the streams. Every service calls this at start and whenever a consumer
+ * finds its stream gone, so even a broker rebuilt empty heals itself.
+ */
+export async function ensureStreams(broker: Broker, { replicas = 1 }: { replicas?: number } = {}) {
+  for (const context of STREAM_CONTEXTS) {
+    const config = {
+      name: streamName(broker.namespace, context),
+      subjects: [`${broker.namespace}.${context}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(context === "deadletter" ? 30 * 86_400_000 : 7 * 86_400_000),
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      num_replicas: replicas,
+    };
+    try {
+      await broker.jsm.streams.info(config.name);
+      await broker.jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await broker.jsm.streams.add(config).catch((addErr: unknown) => {
+        if (!String(addErr).includes("already in use")) throw addErr;
+      });
+    }
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const text = String((err as Error)?.message ?? err);
+  return text.includes("not found") || (err as { code?: number })?.code === 404;
+}
+
+/** The stream holding an event type's subject: its context's stream. */
+export const contextStream = (namespace: string, type: string) =>
+  streamName(namespace, type.slice(0, type.indexOf(".")) as StreamContext);

@@ -1,0 +1,77 @@
+import { v7 as uuidv7 } from "uuid";
+import { currentContext } from "../context.ts";
+import type { Sql, TxSql } from "../db.ts";
+import { type EventData, type EventType, eventCatalog } from "../events/index.ts";
+import { injectTraceContext } from "../telemetry.ts";
+import { subjectFor } from "./nats.ts";
+
+/** The channel the relay LISTENs on; every append NOTIFYs it at commit. */
+export const OUTBOX_CHANNEL = "codflow_outbox";
+
+export interface NewEvent<T extends EventType = EventType> {
+  type: T;
+  data: EventData<T>;
+  /** Defaults to the correlation id of the work in progress (the checkout id). */
+  correlationId?: string;
+  /** Defaults to the event being handled, so a duplicate input can find its outputs. */
+  causationId?: string | null;
+}
+
+/**
+ * Appends events to the outbox inside the caller's transaction: one prepared statement for
+ * any number of events, plus the NOTIFY that wakes the relay when the transaction commits.
+ * Data is validated against the event's schema here, so a bad event never leaves the service.
+ */
+export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events: NewEvent[]) {
+  if (events.length === 0) return [];
+  const ctx = currentContext();
+  const now = new Date().toISOString();
+  const rows = events.map((event) => {
+    const spec = eventCatalog[event.type];
+    const data = spec.schema.parse(event.data);
+    const correlationId = event.correlationId ?? ctx.correlationId;
+    if (!correlationId) throw new Error(`event ${event.type} has no correlation id`);
+    const id = uuidv7();
+    const envelope = {
+      id,
+      type: event.type,
+      version: spec.version,
+      occurredAt: now,
+      correlationId,
+      causationId: event.causationId === undefined ? (ctx.causationId ?? null) : event.causationId,
+      data,
+    };
+    return { envelope, subject: subjectFor(namespace, event.type), headers: injectTraceContext() };
+  });
+  await sql`
+    with appended as (
+      insert into outbox (id, subject, type, envelope, headers, correlation_id, causation_id)
+      select * from unnest(
+        ${rows.map((r) => r.envelope.id)}::uuid[],
+        ${rows.map((r) => r.subject)}::text[],
+        ${rows.map((r) => r.envelope.type)}::text[],
+        ${rows.map((r) => JSON.stringify(r.envelope))}::jsonb[],
+        ${rows.map((r) => JSON.stringify(r.headers))}::jsonb[],
+        ${rows.map((r) => r.envelope.correlationId)}::text[],
+        ${rows.map((r) => r.envelope.causationId)}::uuid[]
+      )
+    )
+    select pg_notify(${OUTBOX_CHANNEL}, '')`;
+  return rows.map((r) => r.envelope);
+}
+
+/**
+ * A duplicate input re-sends what it caused: its published outputs become unpublished again
+ * and the relay publishes them with their original ids (JetStream or the next inbox de-dups).
+ */
+export async function resendOutputsOf(sql: TxSql | Sql, causationIds: string[]) {
+  if (causationIds.length === 0) return 0;
+  const rows = await sql`
+    with resent as (
+      update outbox set published_at = null, locked_until = null
+      where causation_id = any(${causationIds}::uuid[]) and published_at is not null
+      returning 1
+    )
+    select count(*)::int as n, pg_notify(${OUTBOX_CHANNEL}, '') from resent`;
+  return (rows[0]?.n as number) ?? 0;
+}

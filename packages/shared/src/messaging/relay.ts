@@ -1,0 +1,113 @@
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import type { Sql } from "../db.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { extractTraceContext, inSpan, injectTraceContext, SpanKind } from "../telemetry.ts";
+import type { Broker } from "./nats.ts";
+import { OUTBOX_CHANNEL } from "./outbox.ts";
+import { startWorkerLoop } from "./worker-loop.ts";
+
+export interface RelayOptions {
+  sql: Sql;
+  broker: Broker;
+  logger: Logger;
+  metrics: Metrics;
+  batchSize?: number;
+  /** A crashed relay's claim expires after this; another replica then takes the rows. */
+  leaseSeconds?: number;
+  /** Published rows stay this long so duplicates can re-send them (far past the de-dup window). */
+  retentionSeconds?: number;
+  pollMs?: number;
+}
+
+interface ClaimedRow {
+  id: string;
+  subject: string;
+  payload: string;
+  headers: Record<string, string>;
+  type: string;
+}
+
+/**
+ * Publishes outbox rows: claims a batch by state with SKIP LOCKED and a lease (never by an id
+ * watermark: transactions commit out of order), publishes them pipelined with the event id as
+ * Nats-Msg-Id, then marks the acknowledged ones in one statement. Several replicas get
+ * disjoint batches; a row whose publish failed is retried after a short back-off.
+ */
+export function startOutboxRelay({
+  sql,
+  broker,
+  logger,
+  metrics,
+  batchSize = 200,
+  leaseSeconds = 30,
+  retentionSeconds = 7 * 86_400,
+  pollMs = 1000,
+}: RelayOptions) {
+  let lastCleanup = 0;
+
+  const claim = () => sql<ClaimedRow[]>`
+    with due as (
+      select id from outbox
+      where published_at is null and (locked_until is null or locked_until < now())
+      order by created_at
+      limit ${batchSize}
+      for update skip locked
+    )
+    update outbox o
+    set locked_until = now() + make_interval(secs => ${leaseSeconds}), attempts = o.attempts + 1
+    from due where o.id = due.id
+    returning o.id, o.subject, o.type, o.envelope::text as payload, o.headers`;
+
+  const publish = (row: ClaimedRow) =>
+    inSpan(
+      `publish ${row.type}`,
+      {
+        kind: SpanKind.PRODUCER,
+        parent: extractTraceContext(row.headers),
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "send",
+          "messaging.destination.name": row.subject,
+          "messaging.message.id": row.id,
+        },
+      },
+      async () => {
+        const h = natsHeaders();
+        for (const [key, value] of Object.entries(injectTraceContext())) h.set(key, value);
+        h.set("Codflow-Event-Type", row.type);
+        await broker.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout: 5000 });
+      },
+    );
+
+  const runOnce = async () => {
+    const rows = await claim();
+    if (rows.length > 0) {
+      const results = await Promise.allSettled(rows.map(publish));
+      const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
+      const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
+      if (sent.length > 0) {
+        await sql`update outbox set published_at = now(), locked_until = null, last_error = null
+                  where id = any(${sent}::uuid[])`;
+      }
+      if (failed.length > 0) {
+        const reason = String((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason);
+        await sql`update outbox
+                  set locked_until = now() + make_interval(secs => least(attempts, 30)), last_error = ${reason}
+                  where id = any(${failed}::uuid[])`;
+        logger.warn({ failed: failed.length, reason }, "outbox publish failed; will retry");
+      }
+      metrics.outboxPublished.inc({ result: "ok" }, sent.length);
+      metrics.outboxPublished.inc({ result: "error" }, failed.length);
+    }
+    if (Date.now() - lastCleanup > 60_000) {
+      lastCleanup = Date.now();
+      await sql`delete from outbox where id in (
+                  select id from outbox
+                  where published_at < now() - make_interval(secs => ${retentionSeconds}) limit 5000)`;
+    }
+    return { more: rows.length === batchSize };
+  };
+
+  return startWorkerLoop({ name: "outbox-relay", sql, channel: OUTBOX_CHANNEL, pollMs, logger, runOnce });
+}

@@ -1,0 +1,89 @@
+import type { BaseConfig } from "./config.ts";
+import { createDatabase, type Database } from "./db.ts";
+import { createTokenVerifier, type TokenVerifier } from "./http/auth.ts";
+import type { ReadinessCheck } from "./http/app.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { ConsumerDeps, RunningConsumer } from "./messaging/consume.ts";
+import { type Broker, connectBroker, ensureStreams } from "./messaging/nats.ts";
+import { startOutboxRelay } from "./messaging/relay.ts";
+import type { WorkerLoop } from "./messaging/worker-loop.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { startHttpServer, type Stop, stopOnSignals } from "./service.ts";
+import { startTelemetry } from "./telemetry.ts";
+
+/** What every service stands on; `main.ts` builds it once and passes it down. */
+export interface Platform {
+  config: BaseConfig;
+  logger: Logger;
+  metrics: Metrics;
+  database: Database;
+  broker: Broker;
+  verifyToken: TokenVerifier;
+  relay: WorkerLoop;
+  consumerDeps: ConsumerDeps;
+  readiness: ReadinessCheck[];
+  shutdownTelemetry: Stop;
+}
+
+export async function startPlatform(config: BaseConfig): Promise<Platform> {
+  const telemetry = startTelemetry({ service: config.SERVICE_NAME, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
+  const metrics = createMetrics(config.SERVICE_NAME);
+  const database = createDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, logger });
+  const broker = await connectBroker({
+    url: config.NATS_URL,
+    namespace: config.NATS_NAMESPACE,
+    name: config.SERVICE_NAME,
+    logger,
+  });
+  await ensureStreams(broker, { replicas: config.NATS_STREAM_REPLICAS });
+  const relay = startOutboxRelay({ sql: database.sql, broker, logger, metrics });
+  return {
+    config,
+    logger,
+    metrics,
+    database,
+    broker,
+    verifyToken: createTokenVerifier({ secret: config.AUTH_JWT_SECRET, jwksUrl: config.AUTH_JWKS_URL }),
+    relay,
+    consumerDeps: { sql: database.sql, broker, logger, metrics },
+    readiness: [
+      { name: "postgres", check: () => database.sql`select 1` },
+      {
+        name: "nats",
+        check: async () => {
+          if (broker.nc.isClosed()) throw new Error("connection closed");
+          await broker.nc.flush();
+        },
+      },
+    ],
+    shutdownTelemetry: telemetry.shutdown,
+  };
+}
+
+/**
+ * Serves the app and wires SIGTERM: stop taking requests, drain consumers (finish the batch in
+ * hand, ack it), stop background workers and the relay, then close NATS and Postgres.
+ */
+export async function runService(
+  platform: Platform,
+  { app, consumers = [], workers = [] }: { app: { fetch: (req: Request) => Response | Promise<Response> }; consumers?: RunningConsumer[]; workers?: WorkerLoop[] },
+) {
+  const { config, logger } = platform;
+  const http = await startHttpServer(app, { port: config.PORT, host: config.HOST, logger });
+  stopOnSignals(
+    logger,
+    [
+      http.stop,
+      () => Promise.all(consumers.map((c) => c.stop())).then(() => {}),
+      () => Promise.all(workers.map((w) => w.stop())).then(() => {}),
+      platform.relay.stop,
+      platform.broker.close,
+      platform.database.close,
+      platform.shutdownTelemetry,
+    ],
+    config.SHUTDOWN_GRACE_MS,
+  );
+  logger.info({ port: http.port }, `${config.SERVICE_NAME} started`);
+  return http;
+}

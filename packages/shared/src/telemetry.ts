@@ -1,0 +1,70 @@
+import {
+  type Context,
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+
+export { SpanKind };
+
+/**
+ * Registers the W3C propagator and a context manager always, so trace ids reach logs and
+ * `traceparent` crosses every hop; spans leave the process only when an OTLP endpoint is set.
+ */
+export function startTelemetry({ service, endpoint }: { service: string; endpoint?: string }) {
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": service }),
+    spanProcessors: endpoint
+      ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }))]
+      : [],
+  });
+  provider.register();
+  return { shutdown: () => provider.shutdown() };
+}
+
+export const tracer = () => trace.getTracer("codflow");
+
+/** Writes the active trace context into a plain header map (HTTP, NATS, an outbox row). */
+export function injectTraceContext(ctx: Context = context.active()): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+export function extractTraceContext(carrier: Record<string, string | undefined>): Context {
+  return propagation.extract(context.active(), carrier, {
+    get: (c, key) => c[key],
+    keys: (c) => Object.keys(c),
+  });
+}
+
+/** Runs `fn` inside a span that records an exception and ends however `fn` finishes. */
+export async function inSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Record<string, string | number | boolean>; parent?: Context },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = options.parent ?? context.active();
+  return tracer().startActiveSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes ?? {} },
+    parent,
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}

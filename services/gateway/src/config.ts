@@ -1,0 +1,47 @@
+import { z } from "zod";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const upstreamList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(",").map((url) => url.trim().replace(/\/+$/, "")))
+    .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1));
+
+const gatewayConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default("127.0.0.1"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CHECKOUT_URL: upstreamList("http://127.0.0.1:8081"),
+  INVENTORY_URL: upstreamList("http://127.0.0.1:8082"),
+  ORDERS_URL: upstreamList("http://127.0.0.1:8083"),
+  /** Time allowed until the upstream's response headers arrive; a streaming body is not cut. */
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1).default(1024 * 1024),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+/**
+ * Reads `GATEWAY_<KEY>` before `<KEY>` (so `GATEWAY_PORT` wins over `PORT`). The upstream URLs
+ * are comma-separated lists: requests are spread round-robin over the replicas.
+ */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const merged: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== "") merged[key] = value;
+  }
+  for (const [key, value] of Object.entries(merged)) {
+    if (key.startsWith("GATEWAY_")) merged[key.slice("GATEWAY_".length)] = value;
+  }
+  const parsed = gatewayConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration for gateway:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

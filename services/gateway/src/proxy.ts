@@ -1,0 +1,96 @@
+import type { Context, Handler } from "hono";
+import { proxy } from "hono/proxy";
+import type { Logger } from "pino";
+import { problemResponse } from "./problem.ts";
+import { type UpstreamPools, upstreamForPath } from "./routes.ts";
+
+export interface ProxyOptions {
+  pools: UpstreamPools;
+  /** Until the upstream's response headers arrive; a body still streaming (SSE) is never cut. */
+  timeoutMs: number;
+  logger: Logger;
+}
+
+class UpstreamTimeout extends Error {
+  override name = "UpstreamTimeout";
+}
+
+/**
+ * Forwards the request (method, headers, body) to a replica of the service that owns its path
+ * prefix and streams the answer back unbuffered. A request without a body is tried on the next
+ * replica when one cannot be reached; a request with a body is sent once, because its stream
+ * cannot be replayed.
+ *
+ * @example app.all("*", proxyToServices({ pools, timeoutMs: 15_000, logger }))
+ */
+export function proxyToServices({ pools, timeoutMs, logger }: ProxyOptions): Handler {
+  return async function proxyToService(c) {
+    const upstream = upstreamForPath(c.req.path);
+    if (!upstream) {
+      return problemResponse(404, "not-found", "Not Found", `no route for ${c.req.path}`);
+    }
+    const started = performance.now();
+    const replicas = pools[upstream].rotation();
+    const attempts = c.req.raw.body === null ? replicas : replicas.slice(0, 1);
+    const log = logger.child({ method: c.req.method, path: c.req.path, upstream });
+
+    let lastError: unknown;
+    for (const base of attempts) {
+      const target = base + c.req.path + new URL(c.req.url).search;
+      const outcome = await forward(c, target, timeoutMs);
+      if (outcome instanceof Response) {
+        log.info({ target, status: outcome.status, ms: elapsed(started) }, "proxied");
+        return outcome;
+      }
+      lastError = outcome;
+      log.warn({ target, err: describe(outcome), ms: elapsed(started) }, "upstream failed");
+      if (outcome instanceof UpstreamTimeout || c.req.raw.signal.aborted) break;
+    }
+    if (lastError instanceof UpstreamTimeout) {
+      return problemResponse(
+        504,
+        "gateway-timeout",
+        "Gateway Timeout",
+        `${upstream} did not answer within ${timeoutMs} ms`,
+      );
+    }
+    return problemResponse(
+      502,
+      "bad-gateway",
+      "Bad Gateway",
+      `${upstream} could not be reached: ${describe(lastError)}`,
+    );
+  };
+}
+
+/** The upstream's response, or the error that prevented one. */
+async function forward(c: Context, target: string, timeoutMs: number): Promise<Response | Error> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new UpstreamTimeout()), timeoutMs);
+  const headers = new Headers(c.req.raw.headers);
+  const url = new URL(c.req.url);
+  headers.set("x-forwarded-host", c.req.header("host") ?? url.host);
+  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  try {
+    return await proxy(target, {
+      raw: c.req.raw,
+      headers,
+      signal: AbortSignal.any([c.req.raw.signal, timeout.signal]),
+    });
+  } catch (error) {
+    if (timeout.signal.aborted) return timeout.signal.reason as UpstreamTimeout;
+    return error instanceof Error ? error : new Error(String(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  return cause?.code ?? cause?.message ?? error.message;
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}
