@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appendToOutbox, startOutboxRelay, streamName } from "../src/index.ts";
+import { waitFor } from "../src/testing/index.ts";
+import { requestedData, startMessagingFixture } from "./helpers.ts";
+
+let fx: Awaited<ReturnType<typeof startMessagingFixture>>;
+beforeAll(async () => {
+  fx = await startMessagingFixture();
+});
+afterAll(() => fx.close());
+
+const streamMessages = async () =>
+  (await fx.broker.jsm.streams.info(streamName(fx.namespace, "checkout"))).state.messages;
+
+describe("outbox relay", () => {
+  it("publishes a committed event once, with its id as Nats-Msg-Id, and never a rolled-back one", async () => {
+    const before = await streamMessages();
+    const [committed] = await fx.sql.begin((tx) =>
+      appendToOutbox(tx, fx.namespace, [{ type: "checkout.requested", data: requestedData(), correlationId: "c1" }]),
+    );
+    await fx.sql
+      .begin(async (tx) => {
+        await appendToOutbox(tx, fx.namespace, [
+          { type: "checkout.requested", data: requestedData(), correlationId: "c2" },
+        ]);
+        throw new Error("rollback");
+      })
+      .catch(() => {});
+    const relay = startOutboxRelay({ ...fx.deps });
+    try {
+      await waitFor(async () => (await streamMessages()) === before + 1, { what: "one published message" });
+      const msg = await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), { last_by_subj: `${fx.namespace}.checkout.requested` });
+      expect(msg?.header.get("Nats-Msg-Id")).toBe(committed?.id);
+      expect(msg?.json<{ id: string }>().id).toBe(committed?.id);
+      const [row] = await fx.sql`select published_at, attempts from outbox where id = ${committed?.id ?? ""}`;
+      expect(row?.published_at).not.toBeNull();
+      expect(row?.attempts).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("gives two relays disjoint batches: 600 rows, each published by exactly one claim", async () => {
+    const events = Array.from({ length: 600 }, (_, i) => ({
+      type: "checkout.requested" as const,
+      data: requestedData(),
+      correlationId: `bulk-${i}`,
+    }));
+    await fx.sql.begin((tx) => appendToOutbox(tx, fx.namespace, events));
+    const relays = [startOutboxRelay({ ...fx.deps, batchSize: 50 }), startOutboxRelay({ ...fx.deps, batchSize: 50 })];
+    try {
+      await waitFor(async () => {
+        const [r] = await fx.sql`select count(*)::int as n from outbox where published_at is null`;
+        return r?.n === 0;
+      }, { what: "outbox drained" });
+      const attempts = await fx.sql`select attempts, count(*)::int as n from outbox where correlation_id like 'bulk-%' group by attempts`;
+      expect(attempts).toEqual([{ attempts: 1, n: 600 }]);
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+    }
+  });
+
+  it("retries rows whose publish failed until the broker takes them", async () => {
+    await fx.broker.jsm.streams.delete(streamName(fx.namespace, "checkout"));
+    await fx.sql.begin((tx) =>
+      appendToOutbox(tx, fx.namespace, [{ type: "checkout.requested", data: requestedData(), correlationId: "late" }]),
+    );
+    const relay = startOutboxRelay({ ...fx.deps });
+    try {
+      await waitFor(async () => {
+        const [r] = await fx.sql`select attempts, last_error from outbox where correlation_id = 'late'`;
+        return (r?.attempts as number) >= 1 && r?.last_error !== null;
+      }, { what: "a failed publish attempt" });
+      const { ensureStreams } = await import("../src/index.ts");
+      await ensureStreams(fx.broker);
+      relay.wake();
+      await waitFor(async () => {
+        const [r] = await fx.sql`select published_at from outbox where correlation_id = 'late'`;
+        return r?.published_at !== null;
+      }, { timeoutMs: 20_000, what: "the row published after the stream came back" });
+    } finally {
+      await relay.stop();
+    }
+  });
+});
