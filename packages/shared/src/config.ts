@@ -14,7 +14,9 @@ export function baseConfigSchema(service: string, defaultPort: number) {
   return z.object({
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
     SERVICE_NAME: z.string().default(service),
-    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
     PORT: port(defaultPort),
     HOST: z.string().default("127.0.0.1"),
     DATABASE_URL: z.url().default(`postgres://127.0.0.1:5432/codflow_${service}`),

@@ -14,7 +14,10 @@ export interface Database {
 }
 
 /** One pool per process; `sql` for prepared hot-path statements, `db` (drizzle) for the rest. */
-export function createDatabase(url: string, { max = 8, logger }: { max?: number; logger?: Logger } = {}): Database {
+export function createDatabase(
+  url: string,
+  { max = 8, logger }: { max?: number; logger?: Logger } = {},
+): Database {
   const sql = postgres(url, {
     max,
     prepare: true,
@@ -30,7 +33,8 @@ export function createDatabase(url: string, { max = 8, logger }: { max?: number;
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
-  if (!/^[a-zA-Z0-9_]+$/.test(name)) throw new Error(`refusing to create database with name "${name}"`);
+  if (!/^[a-zA-Z0-9_]+$/.test(name))
+    throw new Error(`refusing to create database with name "${name}"`);
   const admin = new URL(url);
   admin.pathname = "/postgres";
   const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });

@@ -12,7 +12,11 @@ export function createMetrics(service: string) {
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   return {
     registry,
-    outboxPublished: counter("codflow_outbox_published_total", "Outbox rows published, by result.", ["result"]),
+    outboxPublished: counter(
+      "codflow_outbox_published_total",
+      "Outbox rows published, by result.",
+      ["result"],
+    ),
     consumerResults: counter(
       "codflow_consumer_messages_total",
       "Messages handled by a consumer, by result (ok, duplicate, retry, dead_lettered).",
@@ -28,7 +32,11 @@ export function createMetrics(service: string) {
       "Times a consumer was re-created after its iterator ended or it vanished.",
       ["consumer"],
     ),
-    deadLetters: counter("codflow_dead_letters_total", "Messages moved to the dead-letter stream.", ["consumer"]),
+    deadLetters: counter(
+      "codflow_dead_letters_total",
+      "Messages moved to the dead-letter stream.",
+      ["consumer"],
+    ),
   };
 }
 

@@ -1,14 +1,14 @@
 import type { BaseConfig } from "./config.ts";
 import { createDatabase, type Database } from "./db.ts";
-import { createTokenVerifier, type TokenVerifier } from "./http/auth.ts";
 import type { ReadinessCheck } from "./http/app.ts";
+import { createTokenVerifier, type TokenVerifier } from "./http/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ConsumerDeps, RunningConsumer } from "./messaging/consume.ts";
 import { type Broker, connectBroker, ensureStreams } from "./messaging/nats.ts";
 import { startOutboxRelay } from "./messaging/relay.ts";
 import type { WorkerLoop } from "./messaging/worker-loop.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { startHttpServer, type Stop, stopOnSignals } from "./service.ts";
+import { type Stop, startHttpServer, stopOnSignals } from "./service.ts";
 import { startTelemetry } from "./telemetry.ts";
 
 /** What every service stands on; `main.ts` builds it once and passes it down. */
@@ -26,7 +26,10 @@ export interface Platform {
 }
 
 export async function startPlatform(config: BaseConfig): Promise<Platform> {
-  const telemetry = startTelemetry({ service: config.SERVICE_NAME, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const telemetry = startTelemetry({
+    service: config.SERVICE_NAME,
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
   const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
   const metrics = createMetrics(config.SERVICE_NAME);
   const database = createDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, logger });
@@ -44,7 +47,10 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
     metrics,
     database,
     broker,
-    verifyToken: createTokenVerifier({ secret: config.AUTH_JWT_SECRET, jwksUrl: config.AUTH_JWKS_URL }),
+    verifyToken: createTokenVerifier({
+      secret: config.AUTH_JWT_SECRET,
+      jwksUrl: config.AUTH_JWKS_URL,
+    }),
     relay,
     consumerDeps: { sql: database.sql, broker, logger, metrics },
     readiness: [
@@ -67,7 +73,15 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
  */
 export async function runService(
   platform: Platform,
-  { app, consumers = [], workers = [] }: { app: { fetch: (req: Request) => Response | Promise<Response> }; consumers?: RunningConsumer[]; workers?: WorkerLoop[] },
+  {
+    app,
+    consumers = [],
+    workers = [],
+  }: {
+    app: { fetch: (req: Request) => Response | Promise<Response> };
+    consumers?: RunningConsumer[];
+    workers?: WorkerLoop[];
+  },
 ) {
   const { config, logger } = platform;
   const http = await startHttpServer(app, { port: config.PORT, host: config.HOST, logger });

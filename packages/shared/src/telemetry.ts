@@ -21,7 +21,11 @@ export function startTelemetry({ service, endpoint }: { service: string; endpoin
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": service }),
     spanProcessors: endpoint
-      ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }))]
+      ? [
+          new BatchSpanProcessor(
+            new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }),
+          ),
+        ]
       : [],
   });
   provider.register();
@@ -47,7 +51,11 @@ export function extractTraceContext(carrier: Record<string, string | undefined>)
 /** Runs `fn` inside a span that records an exception and ends however `fn` finishes. */
 export async function inSpan<T>(
   name: string,
-  options: { kind?: SpanKind; attributes?: Record<string, string | number | boolean>; parent?: Context },
+  options: {
+    kind?: SpanKind;
+    attributes?: Record<string, string | number | boolean>;
+    parent?: Context;
+  },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();

@@ -16,7 +16,9 @@ describe("outbox relay", () => {
   it("publishes a committed event once, with its id as Nats-Msg-Id, and never a rolled-back one", async () => {
     const before = await streamMessages();
     const [committed] = await fx.sql.begin((tx) =>
-      appendToOutbox(tx, fx.namespace, [{ type: "checkout.requested", data: requestedData(), correlationId: "c1" }]),
+      appendToOutbox(tx, fx.namespace, [
+        { type: "checkout.requested", data: requestedData(), correlationId: "c1" },
+      ]),
     );
     await fx.sql
       .begin(async (tx) => {
@@ -28,11 +30,16 @@ describe("outbox relay", () => {
       .catch(() => {});
     const relay = startOutboxRelay({ ...fx.deps });
     try {
-      await waitFor(async () => (await streamMessages()) === before + 1, { what: "one published message" });
-      const msg = await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), { last_by_subj: `${fx.namespace}.checkout.requested` });
+      await waitFor(async () => (await streamMessages()) === before + 1, {
+        what: "one published message",
+      });
+      const msg = await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
+        last_by_subj: `${fx.namespace}.checkout.requested`,
+      });
       expect(msg?.header.get("Nats-Msg-Id")).toBe(committed?.id);
       expect(msg?.json<{ id: string }>().id).toBe(committed?.id);
-      const [row] = await fx.sql`select published_at, attempts from outbox where id = ${committed?.id ?? ""}`;
+      const [row] =
+        await fx.sql`select published_at, attempts from outbox where id = ${committed?.id ?? ""}`;
       expect(row?.published_at).not.toBeNull();
       expect(row?.attempts).toBe(1);
     } finally {
@@ -47,13 +54,21 @@ describe("outbox relay", () => {
       correlationId: `bulk-${i}`,
     }));
     await fx.sql.begin((tx) => appendToOutbox(tx, fx.namespace, events));
-    const relays = [startOutboxRelay({ ...fx.deps, batchSize: 50 }), startOutboxRelay({ ...fx.deps, batchSize: 50 })];
+    const relays = [
+      startOutboxRelay({ ...fx.deps, batchSize: 50 }),
+      startOutboxRelay({ ...fx.deps, batchSize: 50 }),
+    ];
     try {
-      await waitFor(async () => {
-        const [r] = await fx.sql`select count(*)::int as n from outbox where published_at is null`;
-        return r?.n === 0;
-      }, { what: "outbox drained" });
-      const attempts = await fx.sql`select attempts, count(*)::int as n from outbox where correlation_id like 'bulk-%' group by attempts`;
+      await waitFor(
+        async () => {
+          const [r] =
+            await fx.sql`select count(*)::int as n from outbox where published_at is null`;
+          return r?.n === 0;
+        },
+        { what: "outbox drained" },
+      );
+      const attempts =
+        await fx.sql`select attempts, count(*)::int as n from outbox where correlation_id like 'bulk-%' group by attempts`;
       expect(attempts).toEqual([{ attempts: 1, n: 600 }]);
     } finally {
       await Promise.all(relays.map((r) => r.stop()));
@@ -63,21 +78,30 @@ describe("outbox relay", () => {
   it("retries rows whose publish failed until the broker takes them", async () => {
     await fx.broker.jsm.streams.delete(streamName(fx.namespace, "checkout"));
     await fx.sql.begin((tx) =>
-      appendToOutbox(tx, fx.namespace, [{ type: "checkout.requested", data: requestedData(), correlationId: "late" }]),
+      appendToOutbox(tx, fx.namespace, [
+        { type: "checkout.requested", data: requestedData(), correlationId: "late" },
+      ]),
     );
     const relay = startOutboxRelay({ ...fx.deps });
     try {
-      await waitFor(async () => {
-        const [r] = await fx.sql`select attempts, last_error from outbox where correlation_id = 'late'`;
-        return (r?.attempts as number) >= 1 && r?.last_error !== null;
-      }, { what: "a failed publish attempt" });
+      await waitFor(
+        async () => {
+          const [r] =
+            await fx.sql`select attempts, last_error from outbox where correlation_id = 'late'`;
+          return (r?.attempts as number) >= 1 && r?.last_error !== null;
+        },
+        { what: "a failed publish attempt" },
+      );
       const { ensureStreams } = await import("../src/index.ts");
       await ensureStreams(fx.broker);
       relay.wake();
-      await waitFor(async () => {
-        const [r] = await fx.sql`select published_at from outbox where correlation_id = 'late'`;
-        return r?.published_at !== null;
-      }, { timeoutMs: 20_000, what: "the row published after the stream came back" });
+      await waitFor(
+        async () => {
+          const [r] = await fx.sql`select published_at from outbox where correlation_id = 'late'`;
+          return r?.published_at !== null;
+        },
+        { timeoutMs: 20_000, what: "the row published after the stream came back" },
+      );
     } finally {
       await relay.stop();
     }

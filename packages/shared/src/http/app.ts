@@ -1,5 +1,5 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { prometheus } from "@hono/prometheus";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
@@ -50,7 +50,12 @@ export function createServiceApp({
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new HttpProblem(413, "payload-too-large", "Payload too large", `the limit is ${MAX_BODY_BYTES} bytes`);
+        throw new HttpProblem(
+          413,
+          "payload-too-large",
+          "Payload too large",
+          `the limit is ${MAX_BODY_BYTES} bytes`,
+        );
       },
     }),
   );
@@ -58,12 +63,23 @@ export function createServiceApp({
   app.onError((err, c) => {
     if (err instanceof HttpProblem) return problemResponse(c, err);
     if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(c, new HttpProblem(err.status, "bad-request", "Bad request", err.message));
+      return problemResponse(
+        c,
+        new HttpProblem(err.status, "bad-request", "Bad request", err.message),
+      );
     }
     logger.error({ err, path: c.req.path, method: c.req.method }, "unhandled error");
-    return problemResponse(c, new HttpProblem(500, "internal-error", "Internal server error", "see the service logs"));
+    return problemResponse(
+      c,
+      new HttpProblem(500, "internal-error", "Internal server error", "see the service logs"),
+    );
   });
-  app.notFound((c) => problemResponse(c, new HttpProblem(404, "not-found", "Not found", `no route ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) =>
+    problemResponse(
+      c,
+      new HttpProblem(404, "not-found", "Not found", `no route ${c.req.method} ${c.req.path}`),
+    ),
+  );
 
   app.get("/healthz", (c) => c.json({ status: "ok", service }));
   app.get("/readyz", async (c) => {
@@ -78,7 +94,10 @@ export function createServiceApp({
       }),
     );
     const ready = results.every(([, state]) => state === "ok");
-    return c.json({ status: ready ? "ready" : "not-ready", checks: Object.fromEntries(results) }, ready ? 200 : 503);
+    return c.json(
+      { status: ready ? "ready" : "not-ready", checks: Object.fromEntries(results) },
+      ready ? 200 : 503,
+    );
   });
   app.get("/metrics", printMetrics);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -20,15 +20,23 @@ export type TokenVerifier = (token: string) => Promise<AuthUser>;
  * HS256 with a shared secret, or RS256/ES256 against a JWKS (cached and refreshed by jose,
  * not fetched per request). `alg: none` and every other algorithm are refused.
  */
-export function createTokenVerifier({ secret, jwksUrl }: { secret?: string; jwksUrl?: string }): TokenVerifier {
+export function createTokenVerifier({
+  secret,
+  jwksUrl,
+}: {
+  secret?: string;
+  jwksUrl?: string;
+}): TokenVerifier {
   const verify = jwksUrl
-    ? ((jwks) => (token: string) => jwtVerify(token, jwks, { algorithms: ["RS256", "ES256"] }))(
-        createRemoteJWKSet(new URL(jwksUrl)),
-      )
+    ? (
+        (jwks) => (token: string) =>
+          jwtVerify(token, jwks, { algorithms: ["RS256", "ES256"] })
+      )(createRemoteJWKSet(new URL(jwksUrl)))
     : secret
-      ? ((key) => (token: string) => jwtVerify(token, key, { algorithms: ["HS256"] }))(
-          new TextEncoder().encode(secret),
-        )
+      ? (
+          (key) => (token: string) =>
+            jwtVerify(token, key, { algorithms: ["HS256"] })
+        )(new TextEncoder().encode(secret))
       : undefined;
   if (!verify) throw new Error("createTokenVerifier needs a secret or a JWKS URL");
   return async (token) => toUser((await verify(token)).payload);
@@ -36,7 +44,8 @@ export function createTokenVerifier({ secret, jwksUrl }: { secret?: string; jwks
 
 function toUser(payload: JWTPayload): AuthUser {
   const role = (payload.role ?? "customer") as Role;
-  if (!payload.sub || !ROLES.includes(role)) throw new Error("token lacks a subject or has an unknown role");
+  if (!payload.sub || !ROLES.includes(role))
+    throw new Error("token lacks a subject or has an unknown role");
   return { id: payload.sub, role, email: typeof payload.email === "string" ? payload.email : null };
 }
 
@@ -55,20 +64,39 @@ export function auth({
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) {
-      throw new HttpProblem(401, "unauthorized", "Authentication required", "send a Bearer token", undefined, {
-        "www-authenticate": "Bearer",
-      });
+      throw new HttpProblem(
+        401,
+        "unauthorized",
+        "Authentication required",
+        "send a Bearer token",
+        undefined,
+        {
+          "www-authenticate": "Bearer",
+        },
+      );
     }
     let user: AuthUser;
     try {
       user = await verify(match[1]);
     } catch {
-      throw new HttpProblem(401, "unauthorized", "Invalid token", "the token is invalid or expired", undefined, {
-        "www-authenticate": 'Bearer error="invalid_token"',
-      });
+      throw new HttpProblem(
+        401,
+        "unauthorized",
+        "Invalid token",
+        "the token is invalid or expired",
+        undefined,
+        {
+          "www-authenticate": 'Bearer error="invalid_token"',
+        },
+      );
     }
     if (!roles.includes(user.role)) {
-      throw new HttpProblem(403, "forbidden", "Forbidden", `this route needs one of the roles: ${roles.join(", ")}`);
+      throw new HttpProblem(
+        403,
+        "forbidden",
+        "Forbidden",
+        `this route needs one of the roles: ${roles.join(", ")}`,
+      );
     }
     c.set("user", user);
     await next();

@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
-import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
+import { nanos, headers as natsHeaders } from "@nats-io/transport-node";
 import { runWithContext } from "../context.ts";
 import type { Sql, TxSql } from "../db.ts";
 import { type EventOf, type EventType, envelopeSchema, eventCatalog } from "../events/index.ts";
@@ -111,7 +111,8 @@ export function startConsumer<T extends EventType>(
       throw new TerminalError("payload is not JSON");
     }
     const envelope = envelopeSchema.safeParse(raw);
-    if (!envelope.success) throw new TerminalError(`invalid envelope: ${envelope.error.message}`);
+    if (!envelope.success)
+      throw new TerminalError(`invalid envelope: ${summarise(envelope.error)}`);
     const catalog = eventCatalog[spec.type];
     if (envelope.data.type !== spec.type) {
       throw new TerminalError(`unexpected event type ${envelope.data.type}`);
@@ -120,11 +121,12 @@ export function startConsumer<T extends EventType>(
       throw new TerminalError(`unknown version ${envelope.data.version} of ${spec.type}`);
     }
     const data = catalog.schema.safeParse(envelope.data.data);
-    if (!data.success) throw new TerminalError(`invalid ${spec.type} data: ${data.error.message}`);
+    if (!data.success)
+      throw new TerminalError(`invalid ${spec.type} data: ${summarise(data.error)}`);
     return { ...envelope.data, type: spec.type, data: data.data } as EventOf<T>;
   };
 
-  const messageTx = (tx: TxSql, event: EventOf<T>): MessageTx => ({
+  const messageTx = (tx: TxSql): MessageTx => ({
     sql: tx,
     emit: async (events) => {
       await appendToOutbox(tx, broker.namespace, Array.isArray(events) ? events : [events]);
@@ -156,7 +158,7 @@ export function startConsumer<T extends EventType>(
             await resendOutputsOf(tx, [event.id]);
             return { kind: "duplicate" } as const;
           }
-          await spec.handle(event, messageTx(tx, event));
+          await spec.handle(event, messageTx(tx));
           return { kind: "ok" } as const;
         },
       ),
@@ -165,7 +167,7 @@ export function startConsumer<T extends EventType>(
   const deadLetter = async ({ msg, event }: { msg: JsMsg; event?: EventOf<T> }, reason: string) => {
     const h = natsHeaders();
     for (const [key, value] of Object.entries(headerRecord(msg))) h.set(key, value);
-    h.set("Codflow-Dlq-Reason", reason.slice(0, 1000));
+    h.set("Codflow-Dlq-Reason", reason.replace(/[\r\n]+/g, " ").slice(0, 1000));
     h.set("Codflow-Dlq-Consumer", spec.name);
     h.set("Codflow-Dlq-Original-Subject", msg.subject);
     h.set("Codflow-Dlq-Deliveries", String(msg.info.deliveryCount));
@@ -181,7 +183,7 @@ export function startConsumer<T extends EventType>(
           on conflict do nothing returning 1`;
         if (claimed.length > 0) {
           await runWithContext({ correlationId: event.correlationId, causationId: event.id }, () =>
-            compensate(event, messageTx(tx, event), reason),
+            compensate(event, messageTx(tx), reason),
           );
         }
       });
@@ -189,7 +191,10 @@ export function startConsumer<T extends EventType>(
     msg.ack();
     metrics.consumerResults.inc({ ...labels, result: "dead_lettered" });
     metrics.deadLetters.inc(labels);
-    log.error({ eventId: event?.id, reason, deliveries: msg.info.deliveryCount }, "message dead-lettered");
+    log.error(
+      { eventId: event?.id, reason, deliveries: msg.info.deliveryCount },
+      "message dead-lettered",
+    );
   };
 
   const settle = async (item: Decoded<T>, outcome: Outcome) => {
@@ -245,7 +250,10 @@ export function startConsumer<T extends EventType>(
     while (!stopped) {
       try {
         await ensureConsumer();
-        const consumer = await broker.js.consumers.get(contextStream(broker.namespace, spec.type), durable);
+        const consumer = await broker.js.consumers.get(
+          contextStream(broker.namespace, spec.type),
+          durable,
+        );
         const messages = await consumer.consume({ max_messages: batchSize * 2 });
         current = messages;
         void watchStatus(messages, log, metrics, labels);
@@ -294,6 +302,10 @@ export function startConsumer<T extends EventType>(
   };
 }
 
+function summarise(error: { issues: { path: PropertyKey[]; message: string }[] }) {
+  return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+}
+
 function headerRecord(msg: JsMsg): Record<string, string> {
   const out: Record<string, string> = {};
   if (!msg.headers) return out;
@@ -308,7 +320,11 @@ async function watchStatus(
   labels: { consumer: string },
 ) {
   for await (const s of messages.status()) {
-    if (s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
+    if (
+      s.type === "consumer_deleted" ||
+      s.type === "consumer_not_found" ||
+      s.type === "stream_not_found"
+    ) {
       log.warn({ status: s.type }, "consumer or stream vanished; re-creating");
       metrics.consumerRestarts.inc(labels);
       messages.stop();

@@ -2,7 +2,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Sql } from "../db.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { extractTraceContext, inSpan, injectTraceContext, SpanKind } from "../telemetry.ts";
+import { extractTraceContext, injectTraceContext, inSpan, SpanKind } from "../telemetry.ts";
 import type { Broker } from "./nats.ts";
 import { OUTBOX_CHANNEL } from "./outbox.ts";
 import { startWorkerLoop } from "./worker-loop.ts";
@@ -76,7 +76,11 @@ export function startOutboxRelay({
         const h = natsHeaders();
         for (const [key, value] of Object.entries(injectTraceContext())) h.set(key, value);
         h.set("Codflow-Event-Type", row.type);
-        await broker.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout: 5000 });
+        await broker.js.publish(row.subject, row.payload, {
+          msgID: row.id,
+          headers: h,
+          timeout: 5000,
+        });
       },
     );
 
@@ -91,7 +95,9 @@ export function startOutboxRelay({
                   where id = any(${sent}::uuid[])`;
       }
       if (failed.length > 0) {
-        const reason = String((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason);
+        const reason = String(
+          (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason,
+        );
         await sql`update outbox
                   set locked_until = now() + make_interval(secs => least(attempts, 30)), last_error = ${reason}
                   where id = any(${failed}::uuid[])`;
@@ -109,5 +115,12 @@ export function startOutboxRelay({
     return { more: rows.length === batchSize };
   };
 
-  return startWorkerLoop({ name: "outbox-relay", sql, channel: OUTBOX_CHANNEL, pollMs, logger, runOnce });
+  return startWorkerLoop({
+    name: "outbox-relay",
+    sql,
+    channel: OUTBOX_CHANNEL,
+    pollMs,
+    logger,
+    runOnce,
+  });
 }

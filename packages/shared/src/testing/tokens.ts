@@ -4,7 +4,12 @@ import type { Role } from "../http/auth.ts";
 
 /** Mints an HS256 bearer token like the storefront's identity provider would. */
 export async function signToken(
-  { sub, role = "customer", email, expiresIn = "1h" }: { sub: string; role?: Role; email?: string; expiresIn?: string },
+  {
+    sub,
+    role = "customer",
+    email,
+    expiresIn = "1h",
+  }: { sub: string; role?: Role; email?: string; expiresIn?: string },
   secret = DEV_JWT_SECRET,
 ) {
   return new SignJWT({ role, ...(email ? { email } : {}) })

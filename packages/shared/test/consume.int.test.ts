@@ -1,0 +1,223 @@
+import { randomUUID } from "node:crypto";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type ConsumerSpec,
+  eventCatalog,
+  RetryableError,
+  type RunningConsumer,
+  startConsumer,
+  startOutboxRelay,
+  streamName,
+  subjectFor,
+} from "../src/index.ts";
+import { waitFor } from "../src/testing/index.ts";
+import { requestedData, startMessagingFixture } from "./helpers.ts";
+
+let fx: Awaited<ReturnType<typeof startMessagingFixture>>;
+const running: RunningConsumer[] = [];
+
+beforeAll(async () => {
+  fx = await startMessagingFixture();
+  await fx.sql`create table effects (consumer text, event_id uuid, primary key (consumer, event_id))`;
+  await fx.sql`create table applied (consumer text, event_id uuid)`;
+});
+beforeEach(async () => {
+  // every test's durable consumer starts from the stream's beginning: start from an empty one
+  await fx.broker.jsm.streams.purge(streamName(fx.namespace, "checkout"));
+  await fx.broker.jsm.streams.purge(streamName(fx.namespace, "deadletter"));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((c) => c.stop()));
+});
+afterAll(() => fx.close());
+
+const envelope = (id = uuidv7()) => ({
+  id,
+  type: "checkout.requested",
+  version: eventCatalog["checkout.requested"].version,
+  occurredAt: new Date().toISOString(),
+  correlationId: randomUUID(),
+  causationId: null,
+  data: requestedData(),
+});
+
+/** Publishes with a fresh Nats-Msg-Id, so the broker delivers a redelivery as a new message. */
+const publish = async (payload: unknown, headers?: Record<string, string>) => {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(headers ?? {})) h.set(k, v);
+  await fx.broker.js.publish(
+    subjectFor(fx.namespace, "checkout.requested"),
+    typeof payload === "string" ? payload : JSON.stringify(payload),
+    {
+      msgID: randomUUID(),
+      headers: h,
+    },
+  );
+};
+
+/** A handler whose effect is a row per event: `applied` counts every application, even rolled back ones are not. */
+const recordingSpec = (
+  name: string,
+  fail: (eventId: string, attempt: number) => Error | undefined = () => undefined,
+): ConsumerSpec<"checkout.requested"> => {
+  const attempts = new Map<string, number>();
+  return {
+    name,
+    type: "checkout.requested",
+    async handle(event, tx) {
+      const n = (attempts.get(event.id) ?? 0) + 1;
+      attempts.set(event.id, n);
+      await tx.sql`insert into applied (consumer, event_id) values (${name}, ${event.id})`;
+      const error = fail(event.id, n);
+      if (error) throw error;
+      await tx.sql`insert into effects (consumer, event_id) values (${name}, ${event.id})`;
+      await tx.emit({
+        type: "checkout.failed",
+        data: {
+          checkoutId: event.data.checkoutId,
+          customerId: "c",
+          customerEmail: null,
+          reason: "timed_out",
+          detail: "",
+        },
+      });
+    },
+  };
+};
+
+const count = async (table: "effects" | "applied", consumer: string) =>
+  (await fx.sql`select count(*)::int as n from ${fx.sql(table)} where consumer = ${consumer}`)[0]
+    ?.n as number;
+
+describe("idempotent consumer", () => {
+  it("applies every event exactly once although 10% of attempts fail at random and some are redelivered", async () => {
+    const name = "test.random-failures";
+    const failing = new Set<string>();
+    running.push(
+      startConsumer(
+        fx.deps,
+        recordingSpec(name, (id, attempt) => {
+          if (attempt === 1 && Math.random() < 0.1) failing.add(id);
+          return failing.has(id) && attempt === 1 ? new RetryableError("transient") : undefined;
+        }),
+        { baseBackoffMs: 20, batchSize: 25 },
+      ),
+    );
+    const events = Array.from({ length: 200 }, () => envelope());
+    for (const e of events) await publish(e);
+    for (const e of events.slice(0, 30)) await publish(e);
+    await waitFor(async () => (await count("effects", name)) === 200, { what: "200 effects" });
+    const [dup] = await fx.sql`select count(*)::int as n from inbox where consumer = ${name}`;
+    expect(dup?.n).toBe(200);
+    const outputs =
+      await fx.sql`select count(*)::int as n from outbox where causation_id = any(${events.map((e) => e.id)}::uuid[])`;
+    expect(outputs[0]?.n).toBe(200);
+  });
+
+  it("re-sends the outputs a duplicate caused instead of doing nothing", async () => {
+    const name = "test.resend";
+    running.push(startConsumer(fx.deps, recordingSpec(name)));
+    const relay = startOutboxRelay({ ...fx.deps });
+    try {
+      const e = envelope();
+      await publish(e);
+      await waitFor(
+        async () => {
+          const [r] = await fx.sql`select published_at from outbox where causation_id = ${e.id}`;
+          return r?.published_at != null;
+        },
+        { what: "output published" },
+      );
+      await fx.sql`update outbox set published_at = now() - interval '1 hour' where causation_id = ${e.id}`;
+      await publish(e);
+      await waitFor(
+        async () => {
+          const [r] =
+            await fx.sql`select published_at > now() - interval '1 minute' as fresh from outbox where causation_id = ${e.id}`;
+          return r?.fresh === true;
+        },
+        { what: "output re-published" },
+      );
+      expect(await count("effects", name)).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("falls back to one message at a time when one message of a batch fails, losing none", async () => {
+    const name = "test.batch-fallback";
+    const poisoned = envelope();
+    running.push(
+      startConsumer(
+        fx.deps,
+        recordingSpec(name, (id, attempt) =>
+          id === poisoned.id && attempt <= 2 ? new Error("deadlock detected") : undefined,
+        ),
+        { baseBackoffMs: 20, batchSize: 50 },
+      ),
+    );
+    const events = [
+      ...Array.from({ length: 20 }, () => envelope()),
+      poisoned,
+      ...Array.from({ length: 20 }, () => envelope()),
+    ];
+    for (const e of events) await publish(e);
+    await waitFor(async () => (await count("effects", name)) === 41, { what: "41 effects" });
+  });
+
+  it("dead-letters poison (not JSON, unknown version, invalid data, always throws) with reason and original headers, and keeps serving", async () => {
+    const name = "test.poison";
+    const alwaysThrows = envelope();
+    running.push(
+      startConsumer(
+        fx.deps,
+        recordingSpec(name, (id) =>
+          id === alwaysThrows.id ? new Error("handler bug") : undefined,
+        ),
+        { baseBackoffMs: 10, maxDeliver: 3 },
+      ),
+    );
+    const good = envelope();
+    await publish("{not json", {
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    });
+    await publish({ ...envelope(), version: 99 });
+    await publish({ ...envelope(), data: { checkoutId: "nope" } });
+    await publish(alwaysThrows);
+    await publish(good);
+    await waitFor(async () => (await count("effects", name)) === 1, {
+      what: "the good event applied",
+    });
+    const dlq = streamName(fx.namespace, "deadletter");
+    await waitFor(async () => (await fx.broker.jsm.streams.info(dlq)).state.messages === 4, {
+      what: "4 dead letters",
+    });
+    const reasons: string[] = [];
+    for (let seq = 1; seq <= 4; seq++) {
+      const m = await fx.broker.jsm.streams.getMessage(dlq, { seq });
+      reasons.push(m?.header.get("Codflow-Dlq-Reason") ?? "");
+      if (seq === 1)
+        expect(m?.header.get("traceparent")).toContain("0af7651916cd43dd8448eb211c80319c");
+      expect(m?.header.get("Codflow-Dlq-Consumer")).toBe(name);
+    }
+    expect(reasons.join("\n")).toMatch(/not JSON/);
+    expect(reasons.join("\n")).toMatch(/unknown version 99/);
+    expect(reasons.join("\n")).toMatch(/invalid checkout.requested data/);
+    expect(reasons.join("\n")).toMatch(/handler bug/);
+  });
+
+  it("re-creates its consumer when it is deleted under it", async () => {
+    const name = "test.recreate";
+    running.push(startConsumer(fx.deps, recordingSpec(name)));
+    await publish(envelope());
+    await waitFor(async () => (await count("effects", name)) === 1, { what: "first effect" });
+    await fx.broker.jsm.consumers.delete(streamName(fx.namespace, "checkout"), "test_recreate");
+    await publish(envelope());
+    await waitFor(async () => (await count("effects", name)) === 2, {
+      timeoutMs: 30_000,
+      what: "effect after re-creation",
+    });
+  });
+});
