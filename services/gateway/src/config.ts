@@ -20,7 +20,11 @@ const gatewayConfigSchema = z.object({
   ORDERS_URL: upstreamList("http://127.0.0.1:8083"),
   /** Time allowed until the upstream's response headers arrive; a streaming body is not cut. */
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1).default(1024 * 1024),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1024 * 1024),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
 

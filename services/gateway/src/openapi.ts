@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
+import { describeError } from "./errors.ts";
 import { type UpstreamName, type UpstreamPools, upstreamForPath } from "./routes.ts";
 
 export interface OpenApiDocument {
@@ -137,7 +138,10 @@ export function createOpenApiAggregator({
         lastGood.set(service, doc);
         return doc;
       } catch (error) {
-        logger.warn({ service, base, err: String(error) }, "openapi document unavailable");
+        logger.warn(
+          { upstream: service, base, err: describeError(error) },
+          "openapi document unavailable",
+        );
       }
     }
     return lastGood.get(service);

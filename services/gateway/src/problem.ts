@@ -1,5 +1,5 @@
-/** Problem types end in a stable slug, as the services' do (RFC 9457). */
-export const PROBLEM_TYPE_BASE = "https://codflow.example/problems/";
+/** The same base as PROBLEM_TYPE_BASE in @codflow/shared (RFC 9457 problem types, slug last). */
+export const PROBLEM_TYPE_BASE = "https://codflow.dev/problems/";
 
 export type ProblemSlug =
   | "not-found"
@@ -14,9 +14,10 @@ export function problemResponse(
   slug: ProblemSlug,
   title: string,
   detail: string,
+  headers: Record<string, string> = {},
 ): Response {
   return new Response(JSON.stringify({ type: PROBLEM_TYPE_BASE + slug, title, status, detail }), {
     status,
-    headers: { "content-type": "application/problem+json" },
+    headers: { ...headers, "content-type": "application/problem+json" },
   });
 }

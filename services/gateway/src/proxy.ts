@@ -1,6 +1,7 @@
 import type { Context, Handler } from "hono";
 import { proxy } from "hono/proxy";
 import type { Logger } from "pino";
+import { describeError } from "./errors.ts";
 import { problemResponse } from "./problem.ts";
 import { type UpstreamPools, upstreamForPath } from "./routes.ts";
 
@@ -43,7 +44,7 @@ export function proxyToServices({ pools, timeoutMs, logger }: ProxyOptions): Han
         return outcome;
       }
       lastError = outcome;
-      log.warn({ target, err: describe(outcome), ms: elapsed(started) }, "upstream failed");
+      log.warn({ target, err: describeError(outcome), ms: elapsed(started) }, "upstream failed");
       if (outcome instanceof UpstreamTimeout || c.req.raw.signal.aborted) break;
     }
     if (lastError instanceof UpstreamTimeout) {
@@ -58,37 +59,36 @@ export function proxyToServices({ pools, timeoutMs, logger }: ProxyOptions): Han
       502,
       "bad-gateway",
       "Bad Gateway",
-      `${upstream} could not be reached: ${describe(lastError)}`,
+      `${upstream} could not be reached: ${describeError(lastError)}`,
     );
   };
 }
 
-/** The upstream's response, or the error that prevented one. */
+/**
+ * The upstream's response, or the error that prevented one. The client leaving aborts the
+ * upstream request only until its headers arrive; after that @hono/node-server cancels the body
+ * it is copying, which closes the upstream stream without an error to report.
+ */
 async function forward(c: Context, target: string, timeoutMs: number): Promise<Response | Error> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new UpstreamTimeout()), timeoutMs);
+  const upstream = new AbortController();
+  const timer = setTimeout(() => upstream.abort(new UpstreamTimeout()), timeoutMs);
+  const client = c.req.raw.signal;
+  const onClientGone = () => upstream.abort(client.reason);
+  client.addEventListener("abort", onClientGone, { once: true });
   const headers = new Headers(c.req.raw.headers);
   const url = new URL(c.req.url);
   headers.set("x-forwarded-host", c.req.header("host") ?? url.host);
   headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
   try {
-    return await proxy(target, {
-      raw: c.req.raw,
-      headers,
-      signal: AbortSignal.any([c.req.raw.signal, timeout.signal]),
-    });
+    if (client.aborted) return new Error("client went away");
+    return await proxy(target, { raw: c.req.raw, headers, signal: upstream.signal });
   } catch (error) {
-    if (timeout.signal.aborted) return timeout.signal.reason as UpstreamTimeout;
+    if (upstream.signal.reason instanceof UpstreamTimeout) return upstream.signal.reason;
     return error instanceof Error ? error : new Error(String(error));
   } finally {
     clearTimeout(timer);
+    client.removeEventListener("abort", onClientGone);
   }
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  return cause?.code ?? cause?.message ?? error.message;
 }
 
 function elapsed(started: number): number {

@@ -14,9 +14,7 @@ export const ROUTE_TABLE: ReadonlyArray<{ prefix: string; upstream: UpstreamName
 
 /** `/v1/cart` and `/v1/cart/lines` match `/v1/cart`; `/v1/cartoon` does not. */
 export function upstreamForPath(path: string): UpstreamName | undefined {
-  const route = ROUTE_TABLE.find(
-    ({ prefix }) => path === prefix || path.startsWith(`${prefix}/`),
-  );
+  const route = ROUTE_TABLE.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
   return route?.upstream;
 }
 

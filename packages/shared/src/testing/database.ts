@@ -1,9 +1,22 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { migrateDatabase } from "../db.ts";
 
-export const TEST_PG_URL =
-  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+
+/** Where each migrated schema lives; "shared" is the messaging tables alone. */
+export const MIGRATION_FOLDERS: Record<string, string> = {
+  shared: join(repoRoot, "packages/shared/test/migrations"),
+  checkout: join(repoRoot, "services/checkout/src/db/migrations"),
+  inventory: join(repoRoot, "services/inventory/src/db/migrations"),
+  orders: join(repoRoot, "services/orders/src/db/migrations"),
+  notifier: join(repoRoot, "services/notifier/src/db/migrations"),
+};
 
 const urlFor = (name: string) => {
   const url = new URL(TEST_PG_URL);
@@ -11,17 +24,44 @@ const urlFor = (name: string) => {
   return url.toString();
 };
 
-export const templateName = (service: string) => `codflow_tmpl_${service}`;
+const admin = () => postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
 
-/** Migrates a service's template database once per test run (vitest globalSetup). */
-export async function prepareTemplate(service: string, migrationsFolder: string) {
-  const admin = postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+/**
+ * The template's name carries a hash of the migrations, so concurrent test runs share a
+ * template safely and a changed migration gets a fresh one; nothing ever drops a template in use.
+ */
+export function templateName(service: string) {
+  const folder = MIGRATION_FOLDERS[service];
+  if (!folder) throw new Error(`no migrations known for ${service}`);
+  const hash = createHash("sha256");
+  for (const file of readdirSync(folder).filter((f) => f.endsWith(".sql")).sort()) {
+    hash.update(file).update(readFileSync(join(folder, file)));
+  }
+  return `codflow_tmpl_${service}_${hash.digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * Migrates a service's template database once (vitest globalSetup): built under a temporary
+ * name and renamed into place, so no test ever copies a half-migrated template.
+ */
+export async function prepareTemplate(service: string) {
+  const name = templateName(service);
+  const sql = admin();
   try {
-    const name = templateName(service);
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await migrateDatabase(urlFor(name), migrationsFolder);
+    const exists = await sql`select 1 from pg_database where datname = ${name}`;
+    if (exists.length > 0) return;
+    const building = `${name}_${randomBytes(3).toString("hex")}`;
+    await migrateDatabase(urlFor(building), MIGRATION_FOLDERS[service] as string);
+    await sql.unsafe(`alter database "${building}" rename to "${name}"`).catch(async (err: { code?: string }) => {
+      await sql.unsafe(`drop database if exists "${building}"`);
+      if (err.code !== "42P04") throw err; // another run finished the same template first
+    });
+    const stale = await sql`
+      select datname from pg_database
+      where datname like ${`codflow_tmpl_${service}_%`} and datname <> ${name}`;
+    for (const { datname } of stale) await sql.unsafe(`drop database if exists "${datname}"`).catch(() => {});
   } finally {
-    await admin.end();
+    await sql.end();
   }
 }
 
@@ -31,21 +71,21 @@ export async function prepareTemplate(service: string, migrationsFolder: string)
  */
 export async function createTestDatabase(service: string) {
   const name = `codflow_test_${service}_${randomBytes(5).toString("hex")}`;
-  const admin = postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+  const sql = admin();
   try {
-    await admin.unsafe(`create database "${name}" template "${templateName(service)}"`);
+    await sql.unsafe(`create database "${name}" template "${templateName(service)}"`);
   } finally {
-    await admin.end();
+    await sql.end();
   }
   return {
     name,
     url: urlFor(name),
     drop: async () => {
-      const sql = postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+      const dropper = admin();
       try {
-        await sql.unsafe(`drop database if exists "${name}" with (force)`);
+        await dropper.unsafe(`drop database if exists "${name}" with (force)`);
       } finally {
-        await sql.end();
+        await dropper.end();
       }
     },
   };

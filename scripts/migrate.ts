@@ -1,0 +1,29 @@
+/**
+ * `pnpm migrate`: creates each service's database if missing and applies its migrations, one
+ * service after another. A service's database is `<SERVICE>_DATABASE_URL`, else
+ * postgres://127.0.0.1:5432/codflow_<service>.
+ */
+import { canConnect, postgresEndpoints } from "./lib/infra.ts";
+import { migrateAll } from "./lib/migrations.ts";
+import { scriptLogger } from "./lib/output.ts";
+
+const log = scriptLogger("migrate");
+
+for (const { host, port, source } of postgresEndpoints(process.env)) {
+  if (!(await canConnect(host, port))) {
+    log.error(
+      `PostgreSQL at ${host}:${port} (from ${source}) does not accept connections; ` +
+        "`pnpm start` starts a local one when it is installed",
+    );
+    process.exit(1);
+  }
+}
+
+try {
+  const started = Date.now();
+  await migrateAll({ env: process.env, log });
+  log.info(`all services migrated in ${Date.now() - started} ms`);
+} catch (error) {
+  log.error((error as Error).message);
+  process.exit(1);
+}

@@ -1,0 +1,42 @@
+import { pino } from "pino";
+import { ConfigError, loadGatewayConfig } from "./config.ts";
+import { startGateway } from "./server.ts";
+
+function loadConfigOrExit() {
+  try {
+    return loadGatewayConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+const config = loadConfigOrExit();
+const logger = pino({
+  level: config.LOG_LEVEL,
+  base: { service: "gateway" },
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label) => ({ level: label }) },
+  redact: { paths: ["req.headers.authorization"], censor: "[redacted]" },
+});
+
+const gateway = await startGateway({ config, logger });
+logger.info(
+  {
+    url: gateway.url,
+    checkout: config.CHECKOUT_URL,
+    inventory: config.INVENTORY_URL,
+    orders: config.ORDERS_URL,
+  },
+  "gateway listening",
+);
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, async () => {
+    logger.info({ signal }, "shutting down");
+    await gateway.close();
+    logger.info("stopped");
+    process.exit(0);
+  });
+}
