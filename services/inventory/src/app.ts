@@ -1,0 +1,27 @@
+import { createServiceApp, type Logger, type Metrics, type ReadinessCheck } from "@codflow/shared";
+import type { RouteDeps } from "./http/deps.ts";
+import { registerProductRoutes } from "./http/products.ts";
+import { registerPublicProductRoutes } from "./http/public-products.ts";
+import { registerVariantRoutes } from "./http/variants.ts";
+import { registerVendorRoutes } from "./http/vendors.ts";
+
+export interface AppDeps extends RouteDeps {
+  logger: Logger;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+}
+
+/** The inventory HTTP app: admin catalog and stock routes, and the public product read. */
+export function createApp(deps: AppDeps) {
+  const app = createServiceApp({
+    service: "inventory",
+    logger: deps.logger,
+    metrics: deps.metrics,
+    readiness: deps.readiness,
+  });
+  registerVendorRoutes(app, deps);
+  registerProductRoutes(app, deps);
+  registerVariantRoutes(app, deps);
+  registerPublicProductRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,9 @@
+import { baseConfigSchema } from "@codflow/shared";
+import { z } from "zod";
+
+export const configSchema = baseConfigSchema("inventory", 8082).extend({
+  /** How long a reservation holds stock before the expiry sweeper may release it. */
+  RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,15 @@
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig, migrateDatabase } from "@codflow/shared";
+import { configSchema } from "./config.ts";
+
+try {
+  const config = loadConfig("inventory", configSchema);
+  await migrateDatabase(
+    config.DATABASE_URL,
+    fileURLToPath(new URL("./db/migrations", import.meta.url)),
+  );
+  process.exit(0);
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+}

@@ -1,0 +1,217 @@
+import { deadLetterSubject, type EventData, streamName } from "@codflow/shared";
+import { waitFor } from "@codflow/shared/testing";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onCheckoutRequested, onOrdersConfirmed, onOrdersFailed } from "../src/index.ts";
+import {
+  checkoutRequested,
+  type Inventory,
+  ledgerMismatches,
+  type OutboxEvent,
+  outboxEvents,
+  seedProduct,
+  startInventory,
+  stockLevel,
+} from "./helpers.ts";
+
+let fx: Inventory;
+beforeAll(async () => {
+  fx = await startInventory();
+  fx.consume(onCheckoutRequested({ reservationTtlSeconds: 900 }));
+  fx.consume(onOrdersConfirmed());
+  fx.consume(onOrdersFailed());
+});
+afterAll(() => fx.close());
+
+type Reserved = OutboxEvent<EventData<"inventory.reserved">>;
+
+/** Reserves the lines through the real consumer and returns the inventory.reserved it emitted. */
+async function reserve(lines: { variantId: string; qty: number }[]) {
+  const request = checkoutRequested(lines);
+  await fx.publish("checkout.requested", request);
+  return waitFor(
+    async () =>
+      (await outboxEvents<EventData<"inventory.reserved">>(fx, "inventory.reserved")).find(
+        (e): e is Reserved => e.correlationId === request.checkoutId,
+      ),
+    { what: "inventory.reserved" },
+  );
+}
+
+const confirmed = ({ data }: Reserved): EventData<"orders.confirmed"> => ({
+  orderId: uuidv7(),
+  orderNumber: "CF-1001",
+  checkoutId: data.checkoutId,
+  reservationId: data.reservationId,
+  customerId: data.customerId,
+  items: data.lines,
+  totalMinor: data.totalMinor,
+  currency: data.currency,
+});
+
+const failed = ({ data }: Reserved): EventData<"orders.failed"> => ({
+  checkoutId: data.checkoutId,
+  reservationId: data.reservationId,
+  customerId: data.customerId,
+  detail: "the order could not be created",
+});
+
+const statusOf = async (reservationId: string) =>
+  (await fx.sql`select status from reservations where id = ${reservationId}`)[0]?.status as
+    | string
+    | undefined;
+
+const movementsOf = (reservationId: string) =>
+  fx.sql`select kind, reserved_delta, committed_delta from stock_movements
+         where reservation_id = ${reservationId} order by id`;
+
+const handled = async (consumer: string) =>
+  (
+    (await fx.metrics.registry.getSingleMetric("codflow_consumer_messages_total")?.get())?.values ??
+    []
+  )
+    .filter((v) => v.labels.consumer === consumer && v.labels.result !== "retry")
+    .reduce((sum, v) => sum + v.value, 0);
+
+describe("inventory.commit-reservation", () => {
+  it("turns reserved units into committed ones with a commit ledger row per line, once", async () => {
+    const product = await seedProduct(fx, [{ stock: 5 }, { stock: 5 }]);
+    const [a, b] = product.variants.map((v) => v.id ?? "");
+    const reserved = await reserve([
+      { variantId: a ?? "", qty: 2 },
+      { variantId: b ?? "", qty: 1 },
+    ]);
+    await fx.publish("orders.confirmed", confirmed(reserved));
+    await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "committed", {
+      what: "committed",
+    });
+
+    expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 5, reserved: 0, committed: 2 });
+    expect(await stockLevel(fx, b ?? "")).toEqual({ onHand: 5, reserved: 0, committed: 1 });
+    const commits = (await movementsOf(reserved.data.reservationId)).filter(
+      (m) => m.kind === "commit",
+    );
+    expect(commits.map((m) => [m.reserved_delta, m.committed_delta]).sort()).toEqual([
+      [-1, 1],
+      [-2, 2],
+    ]);
+
+    const before = await handled("inventory.commit-reservation");
+    await fx.publish("orders.confirmed", confirmed(reserved));
+    await waitFor(async () => (await handled("inventory.commit-reservation")) === before + 1, {
+      what: "second confirm handled",
+    });
+    expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 5, reserved: 0, committed: 2 });
+    expect(await movementsOf(reserved.data.reservationId)).toHaveLength(4);
+    expect(await ledgerMismatches(fx)).toEqual([]);
+  });
+
+  it("dead-letters, naming the reservation, an order confirmed after its reservation was released", async () => {
+    const product = await seedProduct(fx, [{ stock: 5 }]);
+    const variantId = product.variants[0]?.id ?? "";
+    const reserved = await reserve([{ variantId, qty: 2 }]);
+    await fx.publish("orders.failed", failed(reserved));
+    await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "released", {
+      what: "released",
+    });
+
+    await fx.publish("orders.confirmed", confirmed(reserved));
+
+    const letter = await waitFor(
+      () =>
+        fx.broker.jsm.streams
+          .getMessage(streamName(fx.namespace, "deadletter"), {
+            last_by_subj: deadLetterSubject(fx.namespace, "inventory_commit-reservation"),
+          })
+          .then(
+            (msg) => msg ?? undefined,
+            () => undefined,
+          ),
+      { what: "a dead letter" },
+    );
+    expect(letter?.header.get("Codflow-Dlq-Reason")).toContain(reserved.data.reservationId);
+    expect(letter?.header.get("Codflow-Dlq-Reason")).toContain("released");
+    expect(await statusOf(reserved.data.reservationId)).toBe("released");
+    expect(await stockLevel(fx, variantId)).toEqual({ onHand: 5, reserved: 0, committed: 0 });
+  });
+});
+
+describe("inventory.release-reservation", () => {
+  it("gives reserved units back with a release ledger row per line, once", async () => {
+    const product = await seedProduct(fx, [{ stock: 3 }]);
+    const variantId = product.variants[0]?.id ?? "";
+    const reserved = await reserve([{ variantId, qty: 3 }]);
+    expect(await stockLevel(fx, variantId)).toEqual({ onHand: 3, reserved: 3, committed: 0 });
+
+    await fx.publish("orders.failed", failed(reserved));
+    await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "released", {
+      what: "released",
+    });
+    expect(await stockLevel(fx, variantId)).toEqual({ onHand: 3, reserved: 0, committed: 0 });
+
+    const before = await handled("inventory.release-reservation");
+    await fx.publish("orders.failed", failed(reserved));
+    await waitFor(async () => (await handled("inventory.release-reservation")) === before + 1, {
+      what: "second failure handled",
+    });
+    expect(await stockLevel(fx, variantId)).toEqual({ onHand: 3, reserved: 0, committed: 0 });
+    expect(
+      (await movementsOf(reserved.data.reservationId)).map((m) => [m.kind, m.reserved_delta]),
+    ).toEqual([
+      ["reserve", 3],
+      ["release", -3],
+    ]);
+    const again = await reserve([{ variantId, qty: 3 }]);
+    expect(again.data.lines[0]?.qty).toBe(3);
+  });
+});
+
+describe("stock ledger", () => {
+  it("adds up to every stock level after a mixed workload", async () => {
+    const product = await seedProduct(fx, [{ stock: 6 }, { stock: 4 }, { stock: 2 }]);
+    const [a, b, c] = product.variants.map((v) => v.id ?? "");
+    const toCommit = await reserve([
+      { variantId: a ?? "", qty: 2 },
+      { variantId: b ?? "", qty: 1 },
+    ]);
+    const toRelease = await reserve([
+      { variantId: b ?? "", qty: 2 },
+      { variantId: c ?? "", qty: 2 },
+    ]);
+    const toHold = await reserve([{ variantId: a ?? "", qty: 1 }]);
+    await fx.admin("PUT", `/v1/admin/catalog/variants/${a}/stock`, { onHand: 9 });
+    await fx.admin("PUT", `/v1/admin/catalog/variants/${c}/stock`, { onHand: 3 });
+    await fx.publish("orders.confirmed", confirmed(toCommit));
+    await fx.publish("orders.failed", failed(toRelease));
+    await fx.publish("checkout.requested", checkoutRequested([{ variantId: b ?? "", qty: 99 }]));
+    await waitFor(
+      async () =>
+        (await statusOf(toCommit.data.reservationId)) === "committed" &&
+        (await statusOf(toRelease.data.reservationId)) === "released",
+      { what: "commit and release applied" },
+    );
+
+    expect(await statusOf(toHold.data.reservationId)).toBe("active");
+    expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 9, reserved: 1, committed: 2 });
+    expect(await stockLevel(fx, b ?? "")).toEqual({ onHand: 4, reserved: 0, committed: 1 });
+    expect(await stockLevel(fx, c ?? "")).toEqual({ onHand: 3, reserved: 0, committed: 0 });
+    expect(await ledgerMismatches(fx)).toEqual([]);
+  });
+
+  it("is append-only: the database refuses to update, delete or truncate it", async () => {
+    for (const statement of [
+      fx.sql`update stock_movements set on_hand_delta = on_hand_delta + 1`,
+      fx.sql`delete from stock_movements`,
+      fx.sql`truncate stock_movements`,
+    ]) {
+      await expect(statement).rejects.toThrow(/append-only/);
+    }
+  });
+
+  it("refuses, in the database itself, a stock level that would oversell", async () => {
+    const product = await seedProduct(fx, [{ stock: 1 }]);
+    await expect(
+      fx.sql`update stock_levels set reserved = 2 where variant_id = ${product.variants[0]?.id ?? ""}`,
+    ).rejects.toThrow(/stock_levels_not_oversold/);
+  });
+});

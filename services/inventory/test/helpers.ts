@@ -1,0 +1,231 @@
+import {
+  type Broker,
+  type ConsumerOptions,
+  type ConsumerSpec,
+  connectBroker,
+  createDatabase,
+  createLogger,
+  createMetrics,
+  createTokenVerifier,
+  DEV_JWT_SECRET,
+  type EventData,
+  type EventType,
+  ensureStreams,
+  eventCatalog,
+  type RunningConsumer,
+  startConsumer,
+  startOutboxRelay,
+  subjectFor,
+  type WorkerLoop,
+} from "@codflow/shared";
+import { createTestDatabase, signToken, uniqueNamespace } from "@codflow/shared/testing";
+import type { z } from "@hono/zod-openapi";
+import { v7 as uuidv7 } from "uuid";
+import type {
+  adminProductSchema,
+  adminVariantSchema,
+  publicProductSchema,
+  vendorSchema,
+} from "../src/http/schemas.ts";
+import { createApp } from "../src/index.ts";
+
+/**
+ * One test file's inventory: its own database (copied from the migrated template), its own NATS
+ * namespace, the real app, and the consumers/relay it starts. `close()` stops and drops it all.
+ */
+export async function startInventory() {
+  const testDb = await createTestDatabase("inventory");
+  const logger = createLogger({
+    service: "inventory-test",
+    level: process.env.TEST_LOG_LEVEL ?? "silent",
+  });
+  const metrics = createMetrics("inventory-test");
+  const database = createDatabase(testDb.url, { max: 10 });
+  const namespace = uniqueNamespace("inv");
+  const broker: Broker = await connectBroker({
+    url: "nats://127.0.0.1:4222",
+    namespace,
+    name: "inventory-test",
+    logger,
+  });
+  await ensureStreams(broker);
+  const sql = database.sql;
+  const verifyToken = createTokenVerifier({ secret: DEV_JWT_SECRET });
+  const app = createApp({ sql, namespace, verifyToken, logger, metrics, readiness: [] });
+  const running: (RunningConsumer | WorkerLoop)[] = [];
+  const consumerDeps = { sql, broker, logger, metrics };
+  const adminToken = await signToken({ sub: "admin-1", role: "admin" });
+
+  const fx = {
+    sql,
+    broker,
+    namespace,
+    metrics,
+    app,
+    adminToken,
+    /** Starts a real consumer on this namespace; stopped by close(). */
+    consume<T extends EventType>(spec: ConsumerSpec<T>, options?: ConsumerOptions) {
+      const consumer = startConsumer(consumerDeps, spec, options);
+      running.push(consumer);
+      return consumer;
+    },
+    /** Starts the outbox relay; stopped by close(). */
+    relay() {
+      const relay = startOutboxRelay({ sql, broker, logger, metrics });
+      running.push(relay);
+      return relay;
+    },
+    /** Publishes an input event as another service's relay would: a valid envelope, msgID = id. */
+    async publish<T extends EventType>(
+      type: T,
+      data: EventData<T>,
+      {
+        id = uuidv7(),
+        msgID = id,
+        correlationId,
+      }: { id?: string; msgID?: string; correlationId?: string } = {},
+    ) {
+      const envelope = {
+        id,
+        type,
+        version: eventCatalog[type].version,
+        occurredAt: new Date().toISOString(),
+        correlationId: correlationId ?? (data as { checkoutId?: string }).checkoutId ?? id,
+        causationId: null,
+        data,
+      };
+      await broker.js.publish(subjectFor(namespace, type), JSON.stringify(envelope), { msgID });
+      return envelope;
+    },
+    /** An admin request through the real app, in process. */
+    admin(method: string, path: string, body?: unknown, token: string | null = adminToken) {
+      return app.request(path, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    },
+    async close() {
+      await Promise.all(running.map((r) => r.stop()));
+      for (const name of (await broker.jsm.streams.names().next()) ?? []) {
+        if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
+      }
+      await broker.close();
+      await database.close();
+      await testDb.drop();
+    },
+  };
+  return fx;
+}
+
+export type Inventory = Awaited<ReturnType<typeof startInventory>>;
+
+let counter = 0;
+const unique = (prefix: string) =>
+  `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+/** Creates a vendor and a product through the admin API; returns the product as answered. */
+export async function seedProduct(
+  fx: Inventory,
+  variants: { stock: number; priceMinor?: number; currency?: string; title?: string }[] = [
+    { stock: 10 },
+  ],
+) {
+  const vendorRes = await fx.admin("POST", "/v1/admin/catalog/vendors", {
+    name: "Acme",
+    slug: unique("acme"),
+  });
+  if (vendorRes.status !== 201)
+    throw new Error(`vendor: ${vendorRes.status} ${await vendorRes.text()}`);
+  const vendor = await bodyOf<Vendor>(vendorRes);
+  const res = await fx.admin("POST", "/v1/admin/catalog/products", {
+    vendorId: vendor.id,
+    slug: unique("mug"),
+    title: "Mug",
+    variants: variants.map((v) => ({
+      sku: unique("SKU"),
+      priceMinor: v.priceMinor ?? 1000,
+      currency: v.currency ?? "EUR",
+      stock: v.stock,
+      ...(v.title ? { title: v.title } : {}),
+    })),
+  });
+  if (res.status !== 201) throw new Error(`product: ${res.status} ${await res.text()}`);
+  return bodyOf<AdminProduct>(res);
+}
+
+/** A checkout.requested for the given lines, priced as seeded unless told otherwise. */
+export function checkoutRequested(
+  lines: { variantId: string; qty: number; unitPriceMinor?: number; currency?: string }[],
+  checkoutId = uuidv7(),
+): EventData<"checkout.requested"> {
+  const priced = lines.map((l) => ({
+    variantId: l.variantId,
+    qty: l.qty,
+    unitPriceMinor: l.unitPriceMinor ?? 1000,
+    currency: l.currency ?? "EUR",
+  }));
+  return {
+    checkoutId,
+    customerId: "customer-1",
+    lines: priced,
+    totalMinor: priced.reduce((sum, l) => sum + l.qty * l.unitPriceMinor, 0),
+    currency: "EUR",
+    phone: "+15555550100",
+    shippingAddress: {
+      name: "Ada",
+      line1: "1 Main St",
+      city: "Berlin",
+      postalCode: "10115",
+      country: "DE",
+    },
+  };
+}
+
+export interface OutboxEvent<D = Record<string, unknown>> {
+  id: string;
+  type: string;
+  correlationId: string;
+  causationId: string | null;
+  data: D;
+}
+
+/** The events this service appended, oldest first, optionally of one type. */
+export async function outboxEvents<D = Record<string, unknown>>(fx: Inventory, type?: string) {
+  const rows = await fx.sql<{ envelope: OutboxEvent<D> }[]>`
+    select envelope from outbox ${type ? fx.sql`where type = ${type}` : fx.sql``} order by created_at, id`;
+  return rows.map((r) => r.envelope);
+}
+
+export async function stockLevel(fx: Inventory, variantId: string) {
+  const [row] = await fx.sql<{ onHand: number; reserved: number; committed: number }[]>`
+    select on_hand as "onHand", reserved, committed from stock_levels where variant_id = ${variantId}`;
+  return row;
+}
+
+/** Variants whose stock level is not the sum of their ledger rows (the ledger invariant). */
+export async function ledgerMismatches(fx: Inventory) {
+  return fx.sql`
+    select s.variant_id, s.on_hand, s.reserved, s.committed, m.on_hand as ledger_on_hand,
+           m.reserved as ledger_reserved, m.committed as ledger_committed
+    from stock_levels s
+    left join (
+      select variant_id, sum(on_hand_delta)::int as on_hand, sum(reserved_delta)::int as reserved,
+             sum(committed_delta)::int as committed
+      from stock_movements group by variant_id
+    ) m using (variant_id)
+    where (s.on_hand, s.reserved, s.committed)
+          is distinct from (coalesce(m.on_hand, 0), coalesce(m.reserved, 0), coalesce(m.committed, 0))`;
+}
+
+export type Vendor = z.infer<typeof vendorSchema>;
+export type AdminProduct = z.infer<typeof adminProductSchema>;
+export type AdminVariant = z.infer<typeof adminVariantSchema>;
+export type PublicProduct = z.infer<typeof publicProductSchema>;
+
+/** A response body, read as the type its route declares. */
+export const bodyOf = async <T>(res: Response | Promise<Response>) =>
+  (await (await res).json()) as T;

@@ -1,0 +1,33 @@
+import { baseConfigSchema } from "@codflow/shared";
+import { z } from "zod";
+
+/** Dev-only: a local mail catcher (Mailpit, MailHog). Production must set SMTP_URL. */
+export const DEV_SMTP_URL = "smtp://127.0.0.1:1025";
+
+const ADDRESS = /^(?:[^<>]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/;
+
+export const configSchema = baseConfigSchema("notifier", 8084)
+  .extend({
+    /** SMTP server, e.g. `smtps://user:pass@smtp.example.com:465`; DEV_SMTP_URL when unset (dev only). */
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+    MAIL_FROM: z
+      .string()
+      .regex(ADDRESS, "an address, e.g. codflow <no-reply@example.com>")
+      .default("codflow <no-reply@codflow.local>"),
+    /** Sending attempts per email before it is marked failed. */
+    NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
+    /** The first retry waits this long; each next one twice as long. */
+    NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
+  })
+  .superRefine((config, ctx) => {
+    if (config.NODE_ENV === "production" && !config.SMTP_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SMTP_URL"],
+        message: `required in production (the ${DEV_SMTP_URL} default is for development only)`,
+      });
+    }
+  })
+  .transform((config) => ({ ...config, SMTP_URL: config.SMTP_URL ?? DEV_SMTP_URL }));
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,23 @@
+import type { ConsumerSpec } from "@codflow/shared";
+import { queueNotification } from "../db/notifications.ts";
+import { renderOrderConfirmed, TEMPLATES } from "../domain/templates.ts";
+
+/**
+ * Queues the order-confirmed email (order number, items, total to pay on delivery) for the
+ * mailer, once per event. Emits nothing: an email never changes an order or a checkout, so
+ * there is nothing to undo.
+ */
+export function onCheckoutConfirmed(): ConsumerSpec<"checkout.confirmed"> {
+  return {
+    name: "notifier.checkout-confirmed",
+    type: "checkout.confirmed",
+    async handle(event, tx) {
+      await queueNotification(tx.sql, {
+        eventId: event.id,
+        template: TEMPLATES.orderConfirmed,
+        recipient: event.data.customerEmail,
+        email: renderOrderConfirmed(event.data),
+      });
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import { NOTIFICATION_STATUSES } from "../domain/notification-status.ts";
+
+export { inbox, outbox } from "@codflow/shared";
+
+const statusList = NOTIFICATION_STATUSES.map((s) => `'${s}'`).join(", ");
+
+/**
+ * One email per (event, template), rendered when the event arrives and sent by the mailer:
+ * `pending` until sent, retried with back-off, `failed` after the last attempt, `skipped` when
+ * there is no address. `locked_until` is the sending lease of a mailer replica.
+ */
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: uuid("id").primaryKey(),
+    eventId: uuid("event_id").notNull(),
+    template: text("template").notNull(),
+    recipient: text("recipient"),
+    subject: text("subject").notNull(),
+    bodyText: text("body_text").notNull(),
+    status: text("status", { enum: NOTIFICATION_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    lastError: text("last_error"),
+    sentAt: timestamp("sent_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    unique("notifications_event_template_unique").on(t.eventId, t.template),
+    check("notifications_status_check", sql.raw(`status in (${statusList})`)),
+    check(
+      "notifications_recipient_check",
+      sql`${t.status} = 'skipped' or ${t.recipient} is not null`,
+    ),
+    index("notifications_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);

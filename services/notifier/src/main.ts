@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig, runService, startConsumer, startPlatform } from "@codflow/shared";
+import { createApp } from "./app.ts";
+import { type Config, configSchema } from "./config.ts";
+import { onCheckoutConfirmed } from "./consumers/on-checkout-confirmed.ts";
+import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
+import { createMailTransport, startMailer } from "./mailer.ts";
+import { createNotifierMetrics } from "./metrics.ts";
+
+let config: Config;
+try {
+  config = loadConfig("notifier", configSchema);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(1);
+}
+
+const platform = await startPlatform(config);
+const app = createApp({
+  logger: platform.logger,
+  metrics: platform.metrics,
+  readiness: platform.readiness,
+});
+const consumers = [
+  startConsumer(platform.consumerDeps, onCheckoutConfirmed()),
+  startConsumer(platform.consumerDeps, onCheckoutFailed()),
+];
+const mailer = startMailer({
+  sql: platform.database.sql,
+  logger: platform.logger,
+  metrics: createNotifierMetrics(platform.metrics),
+  transport: createMailTransport(config.SMTP_URL),
+  from: config.MAIL_FROM,
+  maxAttempts: config.NOTIFY_MAX_ATTEMPTS,
+  retryBaseMs: config.NOTIFY_RETRY_BASE_MS,
+});
+await runService(platform, { app, consumers, workers: [mailer] });

@@ -1,0 +1,40 @@
+import { ConfigError, loadConfig } from "@codflow/shared";
+import { describe, expect, it } from "vitest";
+import { configSchema, DEV_SMTP_URL } from "../src/config.ts";
+
+const secret = "a-production-secret-of-32-chars!";
+
+describe("notifier configuration", () => {
+  it("refuses to start in production without SMTP_URL", () => {
+    expect(() =>
+      loadConfig("notifier", configSchema, { NODE_ENV: "production", AUTH_JWT_SECRET: secret }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      loadConfig("notifier", configSchema, { NODE_ENV: "production", AUTH_JWT_SECRET: secret }),
+    ).toThrow(/SMTP_URL: required in production/);
+  });
+
+  it("uses the dev-only local SMTP server outside production", () => {
+    const config = loadConfig("notifier", configSchema, {});
+    expect(config.SMTP_URL).toBe(DEV_SMTP_URL);
+    expect(config.MAIL_FROM).toBe("codflow <no-reply@codflow.local>");
+    expect(config.NOTIFY_MAX_ATTEMPTS).toBe(8);
+  });
+
+  it("takes SMTP_URL and MAIL_FROM from the environment, prefixed or not", () => {
+    const config = loadConfig("notifier", configSchema, {
+      NODE_ENV: "production",
+      AUTH_JWT_SECRET: secret,
+      NOTIFIER_SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
+      MAIL_FROM: "Shop <orders@shop.example>",
+    });
+    expect(config.SMTP_URL).toBe("smtps://mailer:pw@smtp.example.com:465");
+    expect(config.MAIL_FROM).toBe("Shop <orders@shop.example>");
+  });
+
+  it("refuses a MAIL_FROM without an address", () => {
+    expect(() => loadConfig("notifier", configSchema, { MAIL_FROM: "codflow" })).toThrow(
+      /MAIL_FROM/,
+    );
+  });
+});

@@ -1,0 +1,97 @@
+import { type ConsumerSpec, type Logger, RetryableError, TerminalError } from "@codflow/shared";
+import { v7 as uuidv7 } from "uuid";
+import { insertOrder, resendConfirmation } from "../db/insert-order.ts";
+import { checkReservedOrder } from "../domain/reserved-order.ts";
+
+const VENDOR_FK = "order_items_vendor_id_vendors_id_fk";
+
+/**
+ * Turns a stock reservation into an order: the order, all its items and its first audit row in
+ * one statement, at most one order per checkout. Emits `orders.confirmed` (inventory commits
+ * the reservation, checkout confirms). A vendor missing from the replica is retried with
+ * back-off (its `inventory.vendor_upserted` is late). An event the orders service refuses is
+ * dead-lettered, and `onDeadLetter` emits `orders.failed`: the compensation that releases the
+ * reservation (inventory) and fails the checkout (checkout).
+ */
+export function onInventoryReserved({
+  logger,
+}: {
+  logger: Logger;
+}): ConsumerSpec<"inventory.reserved"> {
+  return {
+    name: "orders.create-order",
+    type: "inventory.reserved",
+    async handle({ data }, tx) {
+      const check = checkReservedOrder(data);
+      if (!check.ok) throw new TerminalError(`order refused: ${check.reason}`);
+
+      const order = await insertOrder(tx.sql, {
+        id: uuidv7(),
+        checkoutId: data.checkoutId,
+        reservationId: data.reservationId,
+        customerId: data.customerId,
+        totalMinor: data.totalMinor,
+        currency: data.currency,
+        phone: data.phone,
+        shippingAddress: data.shippingAddress,
+        lines: data.lines,
+        audit: { checkoutId: data.checkoutId, reservationId: data.reservationId },
+      }).catch((err: unknown) => {
+        if (isForeignKeyViolation(err, VENDOR_FK)) {
+          throw new RetryableError(
+            `vendor not replicated yet: ${(err as { detail?: string }).detail}`,
+          );
+        }
+        throw err;
+      });
+
+      if (!order) {
+        const existing = await resendConfirmation(tx.sql, data.checkoutId, data.reservationId);
+        if (existing?.reservationId !== data.reservationId) {
+          // Not ours to release: inventory's expiry sweeper frees a stray reservation.
+          logger.warn(
+            {
+              checkoutId: data.checkoutId,
+              reservationId: data.reservationId,
+              orderNumber: existing?.number,
+            },
+            "checkout already has an order under another reservation; event ignored",
+          );
+        }
+        return;
+      }
+
+      await tx.emit({
+        type: "orders.confirmed",
+        correlationId: data.checkoutId,
+        data: {
+          orderId: order.id,
+          orderNumber: order.number,
+          checkoutId: data.checkoutId,
+          reservationId: data.reservationId,
+          customerId: data.customerId,
+          items: data.lines,
+          totalMinor: data.totalMinor,
+          currency: data.currency,
+        },
+      });
+    },
+    async onDeadLetter({ data }, tx, reason) {
+      await tx.emit({
+        type: "orders.failed",
+        correlationId: data.checkoutId,
+        data: {
+          checkoutId: data.checkoutId,
+          reservationId: data.reservationId,
+          customerId: data.customerId,
+          detail: reason,
+        },
+      });
+    },
+  };
+}
+
+function isForeignKeyViolation(err: unknown, constraint: string) {
+  const pgError = err as { code?: string; constraint_name?: string };
+  return pgError.code === "23503" && pgError.constraint_name === constraint;
+}

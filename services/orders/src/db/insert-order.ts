@@ -1,0 +1,91 @@
+import {
+  OUTBOX_CHANNEL,
+  type ReservedLine,
+  type ShippingAddress,
+  type TxSql,
+} from "@codflow/shared";
+
+export interface NewOrder {
+  id: string;
+  checkoutId: string;
+  reservationId: string;
+  customerId: string;
+  totalMinor: number;
+  currency: string;
+  phone: string;
+  shippingAddress: ShippingAddress;
+  lines: ReservedLine[];
+  /** Recorded on the first audit row (who asked for the order and why). */
+  audit: Record<string, unknown>;
+}
+
+/**
+ * Inserts the order, ALL its items and its first audit row in one statement: one round trip,
+ * and no state where an order exists without its lines. `on conflict (checkout_id) do nothing`
+ * makes a second order for a checkout impossible, whatever the broker redelivers: the result is
+ * then undefined and the caller treats the event as a duplicate. The order number comes from a
+ * sequence (`CF-000001`, wider once past a million). A missing vendor in the replica fails the
+ * statement with a foreign-key violation on `order_items_vendor_id_vendors_id_fk`.
+ */
+export async function insertOrder(tx: TxSql, order: NewOrder) {
+  const { lines } = order;
+  const [row] = await tx<{ id: string; number: string }[]>`
+    with o as (
+      insert into orders (id, number, checkout_id, reservation_id, customer_id, status,
+                          total_minor, currency, payment_method, phone, shipping_address)
+      select ${order.id}, 'CF-' || lpad(n::text, greatest(6, length(n::text)), '0'),
+             ${order.checkoutId}, ${order.reservationId}, ${order.customerId}, 'confirmed',
+             ${order.totalMinor}, ${order.currency}, 'cod', ${order.phone},
+             ${JSON.stringify(order.shippingAddress)}::jsonb
+      from nextval('order_number_seq') as n
+      on conflict (checkout_id) do nothing
+      returning id, number
+    ),
+    items as (
+      insert into order_items (order_id, line_no, variant_id, product_slug, vendor_id, sku, title,
+                               qty, unit_price_minor)
+      select o.id, l.line_no, l.variant_id, l.product_slug, l.vendor_id, l.sku, l.title, l.qty,
+             l.unit_price_minor
+      from o, unnest(
+        ${lines.map((_, i) => i + 1)}::int[],
+        ${lines.map((l) => l.variantId)}::uuid[],
+        ${lines.map((l) => l.productSlug)}::text[],
+        ${lines.map((l) => l.vendorId)}::uuid[],
+        ${lines.map((l) => l.sku)}::text[],
+        ${lines.map((l) => l.title)}::text[],
+        ${lines.map((l) => l.qty)}::int[],
+        ${lines.map((l) => l.unitPriceMinor)}::bigint[]
+      ) as l(line_no, variant_id, product_slug, vendor_id, sku, title, qty, unit_price_minor)
+    ),
+    audit as (
+      insert into order_events (order_id, actor, role, from_status, to_status, data)
+      select o.id, 'system', 'system', null, 'confirmed', ${JSON.stringify(order.audit)}::jsonb
+      from o
+    )
+    select id, number from o`;
+  return row;
+}
+
+/**
+ * A second reservation event for a checkout that already has its order re-sends the original
+ * `orders.confirmed` (same event id, so every downstream inbox recognises it) — but only when it
+ * names the order's own reservation. Returns the order it found, if any.
+ */
+export async function resendConfirmation(tx: TxSql, checkoutId: string, reservationId: string) {
+  const [order] = await tx<{ number: string; reservationId: string; resent: number }[]>`
+    with existing as (
+      select number, reservation_id from orders where checkout_id = ${checkoutId}
+    ),
+    resent as (
+      update outbox set published_at = null, locked_until = null
+      where correlation_id = ${checkoutId} and type = 'orders.confirmed'
+        and published_at is not null
+        and exists (select 1 from existing where reservation_id = ${reservationId})
+      returning 1
+    )
+    select e.number, e.reservation_id as "reservationId",
+           (select count(*)::int from resent) as resent,
+           pg_notify(${OUTBOX_CHANNEL}, '')
+    from existing e`;
+  return order;
+}

@@ -1,0 +1,107 @@
+import type { ShippingAddress } from "@codflow/shared";
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSequence,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { ORDER_STATUSES } from "../domain/order-status.ts";
+
+export { inbox, outbox } from "@codflow/shared";
+
+/** Replica of inventory's vendors, fed by `inventory.vendor_upserted`; newer revisions win. */
+export const vendors = pgTable("vendors", {
+  id: uuid("id").primaryKey(),
+  name: text("name").notNull(),
+  slug: text("slug").notNull(),
+  revision: integer("revision").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Feeds the human-readable order numbers (`CF-000001`); gaps are harmless. */
+export const orderNumberSeq = pgSequence("order_number_seq");
+
+const statusList = ORDER_STATUSES.map((s) => `'${s}'`).join(", ");
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: uuid("id").primaryKey(),
+    number: text("number").notNull().unique(),
+    checkoutId: uuid("checkout_id").notNull().unique(),
+    reservationId: uuid("reservation_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    status: text("status", { enum: ORDER_STATUSES }).notNull().default("confirmed"),
+    totalMinor: bigint("total_minor", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    paymentMethod: text("payment_method", { enum: ["cod"] })
+      .notNull()
+      .default("cod"),
+    phone: text("phone").notNull(),
+    shippingAddress: jsonb("shipping_address").$type<ShippingAddress>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check("orders_status_check", sql.raw(`status in (${statusList})`)),
+    check("orders_payment_method_check", sql`${t.paymentMethod} = 'cod'`),
+    check("orders_total_minor_check", sql`${t.totalMinor} >= 0`),
+    // Scanned backwards for `order by created_at desc, id desc` with a row-comparison keyset.
+    index("orders_customer_created_idx").on(t.customerId, t.createdAt, t.id),
+  ],
+);
+
+/** The lines as inventory reserved them: a snapshot the order keeps forever. */
+export const orderItems = pgTable(
+  "order_items",
+  {
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id),
+    lineNo: integer("line_no").notNull(),
+    variantId: uuid("variant_id").notNull(),
+    productSlug: text("product_slug").notNull(),
+    vendorId: uuid("vendor_id")
+      .notNull()
+      .references(() => vendors.id),
+    sku: text("sku").notNull(),
+    title: text("title").notNull(),
+    qty: integer("qty").notNull(),
+    unitPriceMinor: bigint("unit_price_minor", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.lineNo] }),
+    check("order_items_qty_check", sql`${t.qty} > 0`),
+    check("order_items_unit_price_minor_check", sql`${t.unitPriceMinor} >= 0`),
+  ],
+);
+
+/**
+ * Append-only audit of every status change (the database refuses UPDATE, DELETE and TRUNCATE:
+ * see the `order_events_append_only` migration). `from_status` is null for the first row.
+ */
+export const orderEvents = pgTable(
+  "order_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id),
+    actor: text("actor").notNull(),
+    role: text("role").notNull(),
+    fromStatus: text("from_status", { enum: ORDER_STATUSES }),
+    toStatus: text("to_status", { enum: ORDER_STATUSES }).notNull(),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("order_events_order_idx").on(t.orderId, t.id)],
+);

@@ -1,0 +1,4 @@
+export { type AppDeps, createApp } from "./app.ts";
+export { type Config, configSchema } from "./config.ts";
+export { onInventoryReserved } from "./consumers/on-inventory-reserved.ts";
+export { onVendorUpserted } from "./consumers/on-vendor-upserted.ts";

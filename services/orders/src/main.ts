@@ -1,0 +1,29 @@
+import { ConfigError, loadConfig, runService, startConsumer, startPlatform } from "@codflow/shared";
+import { createApp } from "./app.ts";
+import { type Config, configSchema } from "./config.ts";
+import { onInventoryReserved } from "./consumers/on-inventory-reserved.ts";
+import { onVendorUpserted } from "./consumers/on-vendor-upserted.ts";
+
+let config: Config;
+try {
+  config = loadConfig("orders", configSchema);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(1);
+}
+
+const platform = await startPlatform(config);
+const deps = {
+  logger: platform.logger,
+  metrics: platform.metrics,
+  readiness: platform.readiness,
+  verifyToken: platform.verifyToken,
+  db: platform.database.db,
+};
+const app = createApp(deps);
+const consumers = [
+  startConsumer(platform.consumerDeps, onVendorUpserted()),
+  startConsumer(platform.consumerDeps, onInventoryReserved({ logger: platform.logger })),
+];
+await runService(platform, { app, consumers });
