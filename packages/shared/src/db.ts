@@ -13,7 +13,12 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** One pool per process; `sql` for prepared hot-path statements, `db` (drizzle) for the rest. */
+/**
+ * One pool per process; `sql` for prepared hot-path statements, `db` (drizzle) for the rest.
+ * drizzle's driver makes the shared client's date and JSON (de)serialisers transparent: `sql`
+ * queries return timestamps as Postgres text (`'2026-11-25 13:40:18.245+00'`) and JSON is
+ * passed as `${JSON.stringify(value)}::jsonb`. Everything here relies on that one behaviour.
+ */
 export function createDatabase(
   url: string,
   { max = 8, logger }: { max?: number; logger?: Logger } = {},

@@ -17,3 +17,4 @@ export * from "./metrics.ts";
 export * from "./platform.ts";
 export * from "./service.ts";
 export * from "./telemetry.ts";
+export * from "./wait-for.ts";

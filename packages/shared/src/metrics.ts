@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * One registry per process holding the shared messaging metrics; services register their own
@@ -10,8 +10,16 @@ export function createMetrics(service: string) {
   collectDefaultMetrics({ register: registry });
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
   return {
     registry,
+    /** Factories for a service's own metrics, registered on this registry. */
+    counter,
+    gauge,
+    histogram,
     outboxPublished: counter(
       "codflow_outbox_published_total",
       "Outbox rows published, by result.",

@@ -1,0 +1,36 @@
+import {
+  createServiceApp,
+  type Logger,
+  type Metrics,
+  type ReadinessCheck,
+  type Sql,
+  type TokenVerifier,
+} from "@codflow/shared";
+import type { Config } from "./config.ts";
+import { registerCartRoutes } from "./http/cart.ts";
+import { registerCheckoutRoutes } from "./http/checkouts.ts";
+import type { StatusWatch } from "./status-watch.ts";
+
+export interface AppDeps {
+  config: Pick<Config, "COD_MAX_ORDER_MINOR">;
+  sql: Sql;
+  /** The NATS namespace events are appended under. */
+  namespace: string;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+  verifyToken: TokenVerifier;
+  statusWatch: StatusWatch;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = createServiceApp({
+    service: "checkout",
+    logger: deps.logger,
+    metrics: deps.metrics,
+    readiness: deps.readiness,
+  });
+  registerCartRoutes(app, deps);
+  registerCheckoutRoutes(app, deps);
+  return app;
+}

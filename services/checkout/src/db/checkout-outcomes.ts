@@ -1,0 +1,91 @@
+import type { FailureReason, TxSql } from "@codflow/shared";
+import { removeOrderedQuantities } from "../domain/cart-line-removal.ts";
+import type { CheckoutStatus } from "./schema.ts";
+
+/**
+ * Every status change NOTIFYs this channel with the checkout id, in its own transaction, so
+ * waiters on any replica learn of it when (and only if) it commits.
+ */
+export const CHECKOUT_STATUS_CHANNEL = "codflow_checkout_status";
+
+interface Settled {
+  customerId: string;
+  customerEmail: string | null;
+  cartId: string;
+}
+
+/**
+ * Fails a checkout that is still processing; undefined when it is not (already terminal, or
+ * unknown): the conditional update decides, so two outcomes can never both apply.
+ */
+export async function markCheckoutFailed(
+  tx: TxSql,
+  { checkoutId, reason, detail }: { checkoutId: string; reason: FailureReason; detail: unknown },
+) {
+  const [row] = await tx<Settled[]>`
+    with failed as (
+      update checkouts
+      set status = 'failed', failure_reason = ${reason}, failure_detail = ${JSON.stringify(detail)}::jsonb,
+          updated_at = now(), completed_at = now()
+      where id = ${checkoutId} and status = 'processing'
+      returning id, customer_id, customer_email, cart_id
+    )
+    select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
+           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+    from failed`;
+  return row;
+}
+
+/** Confirms a checkout that is still processing with its order; undefined when it is not. */
+export async function markCheckoutConfirmed(
+  tx: TxSql,
+  {
+    checkoutId,
+    orderId,
+    orderNumber,
+  }: { checkoutId: string; orderId: string; orderNumber: string },
+) {
+  const [row] = await tx<Settled[]>`
+    with confirmed as (
+      update checkouts
+      set status = 'confirmed', order_id = ${orderId}, order_number = ${orderNumber},
+          updated_at = now(), completed_at = now()
+      where id = ${checkoutId} and status = 'processing'
+      returning id, customer_id, customer_email, cart_id
+    )
+    select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
+           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+    from confirmed`;
+  return row;
+}
+
+export async function checkoutStatusOf(tx: TxSql, checkoutId: string) {
+  const [row] = await tx<
+    { status: CheckoutStatus; failureReason: string | null; orderId: string | null }[]
+  >`
+    select status, failure_reason as "failureReason", order_id as "orderId"
+    from checkouts where id = ${checkoutId}`;
+  return row;
+}
+
+/**
+ * Takes the ordered quantities out of the cart (see removeOrderedQuantities). The cart lines are
+ * locked first, so a concurrent add or edit waits and then applies to what is left.
+ */
+export async function removeOrderedCartLines(tx: TxSql, checkoutId: string) {
+  const held = await tx<{ id: string; qty: number; orderedQty: number }[]>`
+    select c.id, c.qty, l.qty as "orderedQty"
+    from checkout_lines l join cart_lines c on c.id = l.cart_line_id
+    where l.checkout_id = ${checkoutId}
+    order by c.id
+    for update of c`;
+  const { deleteIds, updates } = removeOrderedQuantities(
+    held,
+    held.map((h) => ({ cartLineId: h.id, qty: h.orderedQty })),
+  );
+  await tx`
+    with removed as (delete from cart_lines where id = any(${deleteIds}::uuid[]))
+    update cart_lines c set qty = u.qty, updated_at = now()
+    from unnest(${updates.map((u) => u.id)}::uuid[], ${updates.map((u) => u.qty)}::int[]) as u(id, qty)
+    where c.id = u.id`;
+}

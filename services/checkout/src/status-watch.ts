@@ -1,0 +1,165 @@
+import type { Logger, Sql } from "@codflow/shared";
+import { CHECKOUT_STATUS_CHANNEL } from "./db/checkout-outcomes.ts";
+import { type CheckoutView, loadCheckoutViews } from "./db/checkouts.ts";
+
+interface Waiter {
+  deliver(view: CheckoutView): void;
+  end(): void;
+}
+
+export interface StatusWatch {
+  /**
+   * The checkout now, then each change of its status; ends after a terminal status, when
+   * `signal` aborts, or when the watch closes. Yields nothing for an unknown checkout.
+   */
+  watchCheckout(id: string, signal: AbortSignal): AsyncGenerator<CheckoutView>;
+  /** Re-reads every watched checkout now. */
+  wake(): void;
+  /** Ends every open watch (SSE streams close, waits answer) and stops listening. */
+  close(): Promise<void>;
+  /** Open watches, for tests and metrics. */
+  waiterCount(): number;
+}
+
+/**
+ * One LISTEN per process on CHECKOUT_STATUS_CHANNEL fans status changes out to in-memory
+ * waiters keyed by checkout id; every `pollMs` all watched checkouts are re-read in one query,
+ * so a missed notification (e.g. while the LISTEN connection was reconnecting) costs at most
+ * that long. Works across replicas: whichever process commits a change, all of them hear it.
+ */
+export function startStatusWatch({
+  sql,
+  logger,
+  pollMs = 1000,
+}: {
+  sql: Sql;
+  logger: Logger;
+  pollMs?: number;
+}): StatusWatch {
+  const waiters = new Map<string, Set<Waiter>>();
+  const notified = new Set<string>();
+  let flushScheduled = false;
+  let polling = false;
+  let closed = false;
+
+  const refresh = async (ids: string[]) => {
+    if (ids.length === 0) return;
+    for (const [id, view] of await loadCheckoutViews(sql, ids)) {
+      for (const waiter of waiters.get(id) ?? []) waiter.deliver(view);
+    }
+  };
+  const refreshInBackground = (ids: string[]) =>
+    refresh(ids).catch((err) => logger.warn({ err }, "re-reading watched checkouts failed"));
+
+  const onNotification = (id: string) => {
+    if (!waiters.has(id)) return;
+    notified.add(id);
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      const ids = [...notified];
+      notified.clear();
+      void refreshInBackground(ids);
+    });
+  };
+  const wake = () => {
+    if (polling || closed) return;
+    polling = true;
+    void refreshInBackground([...waiters.keys()]).finally(() => {
+      polling = false;
+    });
+  };
+
+  const listening = sql.listen(CHECKOUT_STATUS_CHANNEL, onNotification, wake).catch((err) => {
+    logger.warn({ err }, "LISTEN for checkout status failed; re-reading every poll only");
+    return undefined;
+  });
+  const poll = setInterval(wake, pollMs);
+  poll.unref();
+
+  const add = (id: string, waiter: Waiter) => {
+    const set = waiters.get(id) ?? new Set();
+    set.add(waiter);
+    waiters.set(id, set);
+  };
+  const remove = (id: string, waiter: Waiter) => {
+    const set = waiters.get(id);
+    set?.delete(waiter);
+    if (set?.size === 0) waiters.delete(id);
+  };
+
+  async function* watchCheckout(id: string, signal: AbortSignal): AsyncGenerator<CheckoutView> {
+    let latest: CheckoutView | undefined;
+    let ended = false;
+    let resume: (() => void) | undefined;
+    const waiter: Waiter = {
+      deliver(view) {
+        // A terminal status is final: a slower, older read must not replace it.
+        if (latest && latest.status !== "processing") return;
+        latest = view;
+        resume?.();
+      },
+      end() {
+        ended = true;
+        resume?.();
+      },
+    };
+    const onAbort = () => waiter.end();
+    signal.addEventListener("abort", onAbort, { once: true });
+    add(id, waiter);
+    try {
+      if (signal.aborted || closed) return;
+      await refresh([id]);
+      let shown: CheckoutView["status"] | undefined;
+      while (!ended && latest) {
+        if (latest.status !== shown) {
+          shown = latest.status;
+          yield latest;
+          if (shown !== "processing") return;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+        resume = undefined;
+      }
+    } finally {
+      remove(id, waiter);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  return {
+    watchCheckout,
+    wake,
+    waiterCount: () => [...waiters.values()].reduce((n, set) => n + set.size, 0),
+    async close() {
+      closed = true;
+      clearInterval(poll);
+      for (const set of waiters.values()) for (const waiter of set) waiter.end();
+      const listener = await listening;
+      await listener?.unlisten();
+    },
+  };
+}
+
+/**
+ * Waits up to `ms` for the checkout to leave `processing` (Prefer: wait); undefined when it
+ * has not, so the caller answers 202 as usual.
+ */
+export async function waitForOutcome(
+  watch: StatusWatch,
+  id: string,
+  ms: number,
+  signal: AbortSignal,
+): Promise<CheckoutView | undefined> {
+  let last: CheckoutView | undefined;
+  for await (const view of watch.watchCheckout(
+    id,
+    AbortSignal.any([signal, AbortSignal.timeout(ms)]),
+  )) {
+    last = view;
+  }
+  return last && last.status !== "processing" ? last : undefined;
+}

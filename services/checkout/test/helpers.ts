@@ -1,0 +1,304 @@
+import {
+  type Broker,
+  connectBroker,
+  createDatabase,
+  createLogger,
+  createMetrics,
+  createTokenVerifier,
+  DEV_JWT_SECRET,
+  type EventData,
+  type EventType,
+  ensureStreams,
+  eventCatalog,
+  type RunningConsumer,
+  startConsumer,
+  subjectFor,
+} from "@codflow/shared";
+import { createTestDatabase, signToken, uniqueNamespace } from "@codflow/shared/testing";
+import { v7 as uuidv7 } from "uuid";
+import {
+  createApp,
+  onInventoryRejected,
+  onInventoryVariantUpserted,
+  onOrdersConfirmed,
+  onOrdersFailed,
+  type StatusWatch,
+  startStatusWatch,
+  upsertCatalogVariant,
+} from "../src/index.ts";
+
+export const COD_MAX_ORDER_MINOR = 1_000_00;
+
+/**
+ * A checkout service of this test file's own: a private database and NATS namespace, the real
+ * app, the status watch and (with `consumers: true`) the four real consumers.
+ */
+export async function startCheckoutFixture({ consumers = false }: { consumers?: boolean } = {}) {
+  const testDb = await createTestDatabase("checkout");
+  const logger = createLogger({
+    service: "checkout-test",
+    level: process.env.TEST_LOG_LEVEL ?? "silent",
+  });
+  const metrics = createMetrics("checkout-test");
+  const database = createDatabase(testDb.url, { max: 20 });
+  const namespace = uniqueNamespace("checkout");
+  const broker: Broker = await connectBroker({
+    url: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222",
+    namespace,
+    name: "checkout-test",
+    logger,
+  });
+  await ensureStreams(broker);
+  const statusWatch = startStatusWatch({ sql: database.sql, logger });
+  const deps = {
+    config: { COD_MAX_ORDER_MINOR },
+    sql: database.sql,
+    namespace,
+    logger,
+    metrics,
+    readiness: [],
+    verifyToken: createTokenVerifier({ secret: DEV_JWT_SECRET }),
+    statusWatch,
+  };
+  const app = createApp(deps);
+  const consumerDeps = { sql: database.sql, broker, logger, metrics };
+  const running: RunningConsumer[] = consumers
+    ? [
+        startConsumer(consumerDeps, onInventoryVariantUpserted(), { baseBackoffMs: 50 }),
+        startConsumer(consumerDeps, onInventoryRejected({ logger }), { baseBackoffMs: 50 }),
+        startConsumer(consumerDeps, onOrdersConfirmed({ logger }), { baseBackoffMs: 50 }),
+        startConsumer(consumerDeps, onOrdersFailed({ logger }), { baseBackoffMs: 50 }),
+      ]
+    : [];
+
+  return {
+    app,
+    deps,
+    sql: database.sql,
+    databaseUrl: testDb.url,
+    broker,
+    namespace,
+    logger,
+    statusWatch: statusWatch as StatusWatch,
+
+    /** Publishes an event the way another service's relay would: an envelope, its id as Msg-Id. */
+    async publish<T extends EventType>(type: T, data: EventData<T>, correlationId: string) {
+      const envelope = {
+        id: uuidv7(),
+        type,
+        version: eventCatalog[type].version,
+        occurredAt: new Date().toISOString(),
+        correlationId,
+        causationId: null,
+        data,
+      };
+      await this.redeliver(envelope);
+      return envelope;
+    },
+
+    /** Publishes an envelope again under a fresh Msg-Id, as a re-drive would after de-dup. */
+    async redeliver(envelope: { id: string; type: EventType }) {
+      await broker.js.publish(subjectFor(namespace, envelope.type), JSON.stringify(envelope), {
+        msgID: uuidv7(),
+      });
+    },
+
+    /** Whether a consumer has committed the effects of an event. */
+    async handled(consumer: string, eventId: string) {
+      const rows = await database.sql`
+        select 1 from inbox where consumer = ${consumer} and event_id = ${eventId}`;
+      return rows.length > 0;
+    },
+
+    async close() {
+      await Promise.all(running.map((c) => c.stop()));
+      await statusWatch.close();
+      for await (const name of broker.jsm.streams.names()) {
+        if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
+      }
+      await broker.close();
+      await database.close();
+      await testDb.drop();
+    },
+  };
+}
+
+export type CheckoutFixture = Awaited<ReturnType<typeof startCheckoutFixture>>;
+
+/** A customer with a token, and shortcuts for calling the app as them. */
+export async function customer(fx: CheckoutFixture, email?: string) {
+  const id = `customer-${uuidv7()}`;
+  const token = await signToken({ sub: id, ...(email ? { email } : {}) });
+  const call = (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) =>
+    fx.app.request(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  return {
+    id,
+    token,
+    call,
+    addLine: (variantId: string, qty: number) => call("POST", "/v1/cart/lines", { variantId, qty }),
+    cart: async () => json<CartJson>(await call("GET", "/v1/cart")),
+    checkout: (key: string, body: unknown = checkoutBody(), headers: Record<string, string> = {}) =>
+      call("POST", "/v1/checkouts", body, { "idempotency-key": key, ...headers }),
+  };
+}
+
+/** A customer with two lines in their cart: 2 × mug at 12.50 EUR and 1 × spoon at 5.00 EUR. */
+export async function customerWithCart(fx: CheckoutFixture, email?: string) {
+  const shopper = await customer(fx, email);
+  const mug = await givenVariant(fx, { priceMinor: 12_50, title: "Blue mug" });
+  const spoon = await givenVariant(fx, { priceMinor: 5_00, title: "Spoon" });
+  const mugLine = await json<CartLineJson>(await shopper.addLine(mug.variantId, 2));
+  const spoonLine = await json<CartLineJson>(await shopper.addLine(spoon.variantId, 1));
+  return { shopper, mug, spoon, mugLine, spoonLine };
+}
+
+/** What orders would say after turning the reservation of `lines` into an order. */
+export function ordersConfirmedFor(
+  checkoutId: string,
+  customerId: string,
+  lines: { variant: EventData<"inventory.variant_upserted">; qty: number }[],
+): EventData<"orders.confirmed"> {
+  const items = lines.map(({ variant, qty }) => ({
+    variantId: variant.variantId,
+    productSlug: variant.productSlug,
+    vendorId: variant.vendorId,
+    sku: variant.sku,
+    title: variant.title,
+    unitPriceMinor: variant.priceMinor,
+    qty,
+  }));
+  return {
+    orderId: uuidv7(),
+    orderNumber: `CF-${Math.floor(Math.random() * 1e6)}`,
+    checkoutId,
+    reservationId: uuidv7(),
+    customerId,
+    items,
+    totalMinor: items.reduce((sum, i) => sum + i.qty * i.unitPriceMinor, 0),
+    currency: "EUR",
+  };
+}
+
+export const checkoutBody = (overrides: Record<string, unknown> = {}) => ({
+  paymentMethod: "cod",
+  phone: "+4915112345678",
+  shippingAddress: {
+    name: "Ada Lovelace",
+    line1: "Hauptstraße 1",
+    city: "Berlin",
+    postalCode: "10115",
+    country: "DE",
+  },
+  ...overrides,
+});
+
+/** Puts a variant into the replica the way the catalog-replica consumer would. */
+export async function givenVariant(
+  fx: CheckoutFixture,
+  overrides: Partial<EventData<"inventory.variant_upserted">> = {},
+) {
+  const variant: EventData<"inventory.variant_upserted"> = {
+    variantId: uuidv7(),
+    productId: uuidv7(),
+    productSlug: "blue-mug",
+    vendorId: uuidv7(),
+    sku: `SKU-${Math.random().toString(36).slice(2, 8)}`,
+    title: "Blue mug",
+    priceMinor: 12_50,
+    currency: "EUR",
+    sellable: true,
+    revision: 1,
+    ...overrides,
+  };
+  await upsertCatalogVariant(fx.sql, variant);
+  return variant;
+}
+
+export async function outboxEvents(fx: CheckoutFixture, type: string, correlationId: string) {
+  const rows = await fx.sql<
+    { envelope: { id: string; causationId: string | null; data: unknown } }[]
+  >`
+    select envelope from outbox where type = ${type} and correlation_id = ${correlationId}
+    order by created_at`;
+  return rows.map((r) => r.envelope);
+}
+
+/** Reads server-sent events from a response body, one parsed event per call. */
+export function sseReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  return {
+    async next(): Promise<{ event: string; data: unknown } | undefined> {
+      for (;;) {
+        const end = buffer.indexOf("\n\n");
+        if (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const field = (name: string) =>
+            block
+              .split("\n")
+              .filter((l) => l.startsWith(`${name}: `))
+              .map((l) => l.slice(name.length + 2))
+              .join("\n");
+          return { event: field("event"), data: JSON.parse(field("data")) };
+        }
+        const { done, value } = await reader.read();
+        if (done) return undefined;
+        buffer += decoder.decode(value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+export interface CartLineJson {
+  id: string;
+  variantId: string;
+  qty: number;
+  unitPriceMinor: number;
+  currency: string;
+  sellable: boolean;
+}
+
+export interface CartJson {
+  lines: CartLineJson[];
+  totalMinor: number;
+  currency: string | null;
+}
+
+export interface ProblemJson {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: { path: string; message: string }[];
+}
+
+export interface CheckoutJson {
+  id: string;
+  status: "processing" | "confirmed" | "failed";
+  statusUrl?: string;
+  orderId?: string;
+  orderNumber?: string;
+  failure?: { reason: string; detail: unknown };
+  totalMinor: number;
+  currency: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const json = <T>(res: Response) => res.json() as Promise<T>;
