@@ -6,7 +6,11 @@ export function apiClient(baseUrl: string) {
   const call = async (
     method: string,
     path: string,
-    { token, body, headers = {} }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+    {
+      token,
+      body,
+      headers = {},
+    }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
   ) => {
     const res = await fetch(`${baseUrl}${path}`, {
       method,
@@ -19,7 +23,8 @@ export function apiClient(baseUrl: string) {
     });
     const text = await res.text();
     // biome-ignore lint/suspicious/noExplicitAny: test responses are asserted field by field
-    const json: any = text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+    const json: any =
+      text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
     return { status: res.status, headers: res.headers, body: json };
   };
   return {
@@ -33,14 +38,25 @@ export function apiClient(baseUrl: string) {
 
 export type ApiClient = ReturnType<typeof apiClient>;
 
-export const adminToken = () => signToken({ sub: "admin-1", role: "admin", email: "ops@codflow.test" });
+export const adminToken = () =>
+  signToken({ sub: "admin-1", role: "admin", email: "ops@codflow.test" });
 export const customer = async (label = "customer") => {
   const id = `${label}-${randomUUID()}`;
-  return { id, email: `${id}@codflow.test`, token: await signToken({ sub: id, role: "customer", email: `${id}@codflow.test` }) };
+  return {
+    id,
+    email: `${id}@codflow.test`,
+    token: await signToken({ sub: id, role: "customer", email: `${id}@codflow.test` }),
+  };
 };
 
 export const checkoutBody = {
   paymentMethod: "cod",
   phone: "+15555550100",
-  shippingAddress: { name: "Ada Buyer", line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US" },
+  shippingAddress: {
+    name: "Ada Buyer",
+    line1: "1 Main St",
+    city: "Springfield",
+    postalCode: "12345",
+    country: "US",
+  },
 };

@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminToken, type ApiClient, apiClient, checkoutBody, customer } from "../support/client.ts";
+import {
+  type ApiClient,
+  adminToken,
+  apiClient,
+  checkoutBody,
+  customer,
+} from "../../scripts/lib/api.ts";
 import { startSmtpServer } from "../support/smtp.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
@@ -24,7 +30,10 @@ afterAll(async () => {
 
 const suffix = () => randomUUID().slice(0, 8);
 
-async function seedProduct(vendorName: string, variants: { sku: string; priceMinor: number; stock: number }[]) {
+async function seedProduct(
+  vendorName: string,
+  variants: { sku: string; priceMinor: number; stock: number }[],
+) {
   const vendor = await api.post("/v1/admin/catalog/vendors", {
     token: admin,
     body: { name: vendorName, slug: `${vendorName.toLowerCase()}-${suffix()}` },
@@ -37,7 +46,12 @@ async function seedProduct(vendorName: string, variants: { sku: string; priceMin
       vendorId: vendor.body.id,
       slug,
       title: `${vendorName} product`,
-      variants: variants.map((v) => ({ ...v, sku: `${v.sku}-${suffix()}`, title: v.sku, currency: "EUR" })),
+      variants: variants.map((v) => ({
+        ...v,
+        sku: `${v.sku}-${suffix()}`,
+        title: v.sku,
+        currency: "EUR",
+      })),
     },
   });
   expect(product.status).toBe(201);
@@ -88,13 +102,30 @@ describe("the COD happy path, end to end through the gateway", () => {
 
     const order = await api.get(`/v1/orders/${orderId}`, { token: buyer.token });
     expect(order.status).toBe(200);
-    expect(order.body).toMatchObject({ checkoutId, status: "confirmed", paymentMethod: "cod", totalMinor: 4999 + 3 * 799 });
+    expect(order.body).toMatchObject({
+      checkoutId,
+      status: "confirmed",
+      paymentMethod: "cod",
+      totalMinor: 4999 + 3 * 799,
+    });
     expect(order.body.number).toMatch(/\S/);
     expect(order.body.items).toHaveLength(2);
     expect(order.body.items).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ variantId: shoe.id, vendorId: shoes.vendorId, productSlug: shoes.slug, qty: 1, unitPriceMinor: 4999 }),
-        expect.objectContaining({ variantId: sock.id, vendorId: socks.vendorId, productSlug: socks.slug, qty: 3, unitPriceMinor: 799 }),
+        expect.objectContaining({
+          variantId: shoe.id,
+          vendorId: shoes.vendorId,
+          productSlug: shoes.slug,
+          qty: 1,
+          unitPriceMinor: 4999,
+        }),
+        expect.objectContaining({
+          variantId: sock.id,
+          vendorId: socks.vendorId,
+          productSlug: socks.slug,
+          qty: 3,
+          unitPriceMinor: 799,
+        }),
       ]),
     );
 
@@ -103,10 +134,13 @@ describe("the COD happy path, end to end through the gateway", () => {
     expect(await availableQty(shoes.slug, shoe.id)).toBe(4);
     expect(await availableQty(socks.slug, sock.id)).toBe(7);
 
-    const mails = await waitFor(() => {
-      const m = smtp.messages.filter((msg) => msg.to.includes(buyer.email));
-      return m.length > 0 && m;
-    }, { what: "the confirmation email" });
+    const mails = await waitFor(
+      () => {
+        const m = smtp.messages.filter((msg) => msg.to.includes(buyer.email));
+        return m.length > 0 && m;
+      },
+      { what: "the confirmation email" },
+    );
     expect(mails[0]?.text).toContain(order.body.number);
     expect(mails[0]?.text).toMatch(/cash/i);
 
@@ -131,7 +165,9 @@ describe("the COD happy path, end to end through the gateway", () => {
   });
 
   it("never oversells: 6 customers race for 3 units, exactly 3 orders are confirmed", async () => {
-    const { slug, product } = await seedProduct("Scarce", [{ sku: "last-units", priceMinor: 1500, stock: 3 }]);
+    const { slug, product } = await seedProduct("Scarce", [
+      { sku: "last-units", priceMinor: 1500, stock: 3 },
+    ]);
     const variant = product.variants[0];
     const buyers = await Promise.all(Array.from({ length: 6 }, () => customer("racer")));
     for (const b of buyers) await addToCart(b.token, variant.id, 1);

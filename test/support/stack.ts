@@ -29,7 +29,9 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
     await Promise.all(SERVICES.map(async (s) => [s, await createTestDatabase(s)] as const)),
   ) as Record<(typeof SERVICES)[number], Awaited<ReturnType<typeof createTestDatabase>>>;
   const ports = Object.fromEntries(
-    await Promise.all([...SERVICES, "gateway" as const].map(async (s) => [s, await freePort()] as const)),
+    await Promise.all(
+      [...SERVICES, "gateway" as const].map(async (s) => [s, await freePort()] as const),
+    ),
   ) as Record<ServiceName, number>;
   const url = (s: ServiceName) => `http://127.0.0.1:${ports[s]}`;
   const processes = new Map<ServiceName, Running>();
@@ -58,11 +60,14 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
     const log = createWriteStream(join(logDir, `${service}.log`), { flags: "a" });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once("exit", (code) => resolve(code)),
+    );
     processes.set(service, { child, exited });
     await waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}; see ${logDir}`);
+        if (child.exitCode !== null)
+          throw new Error(`${service} exited with ${child.exitCode}; see ${logDir}`);
         return (await fetch(`${url(service)}/readyz`)).ok;
       },
       { timeoutMs: 30_000, intervalMs: 100, what: `${service} ready (logs in ${logDir})` },
@@ -90,7 +95,17 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
     throw err;
   }
 
-  return { namespace, databases, ports, url, gatewayUrl: url("gateway"), logDir, start, kill, stop };
+  return {
+    namespace,
+    databases,
+    ports,
+    url,
+    gatewayUrl: url("gateway"),
+    logDir,
+    start,
+    kill,
+    stop,
+  };
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;

@@ -67,3 +67,17 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
   }
   return config;
 }
+
+/** `loadConfig` for a process entry point: a bad setting prints its message and exits 1. */
+export function loadConfigOrExit<S extends z.ZodType<BaseConfig>>(
+  service: string,
+  schema: S,
+): z.infer<S> {
+  try {
+    return loadConfig(service, schema);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}

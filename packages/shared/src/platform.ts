@@ -68,8 +68,9 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
 }
 
 /**
- * Serves the app and wires SIGTERM: stop taking requests, drain consumers (finish the batch in
- * hand, ack it), stop background workers and the relay, then close NATS and Postgres.
+ * Serves the app and wires SIGTERM: end long-lived responses (SSE, waits) so the listener can
+ * close, stop taking requests, drain consumers (finish the batch in hand, ack it), stop
+ * background workers and the relay, then close NATS and Postgres.
  */
 export async function runService(
   platform: Platform,
@@ -77,10 +78,13 @@ export async function runService(
     app,
     consumers = [],
     workers = [],
+    streams = [],
   }: {
     app: { fetch: (req: Request) => Response | Promise<Response> };
     consumers?: RunningConsumer[];
-    workers?: WorkerLoop[];
+    workers?: Pick<WorkerLoop, "stop">[];
+    /** Long-lived responses to end before the HTTP listener waits for open requests. */
+    streams?: { close(): Promise<void> | void }[];
   },
 ) {
   const { config, logger } = platform;
@@ -88,6 +92,9 @@ export async function runService(
   stopOnSignals(
     logger,
     [
+      async () => {
+        await Promise.all(streams.map((s) => s.close()));
+      },
       http.stop,
       () => Promise.all(consumers.map((c) => c.stop())).then(() => {}),
       () => Promise.all(workers.map((w) => w.stop())).then(() => {}),

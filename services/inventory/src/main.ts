@@ -1,18 +1,11 @@
-import { ConfigError, loadConfig, runService, startConsumer, startPlatform } from "@codflow/shared";
+import { loadConfigOrExit, runService, startConsumer, startPlatform } from "@codflow/shared";
 import { createApp } from "./app.ts";
-import { type Config, configSchema } from "./config.ts";
+import { configSchema } from "./config.ts";
 import { onCheckoutRequested } from "./consumers/on-checkout-requested.ts";
 import { onOrdersConfirmed } from "./consumers/on-orders-confirmed.ts";
 import { onOrdersFailed } from "./consumers/on-orders-failed.ts";
 
-let config: Config;
-try {
-  config = loadConfig("inventory", configSchema);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(1);
-}
+const config = loadConfigOrExit("inventory", configSchema);
 
 const platform = await startPlatform(config);
 const app = createApp({

@@ -1,19 +1,12 @@
-import { ConfigError, loadConfig, runService, startConsumer, startPlatform } from "@codflow/shared";
+import { loadConfigOrExit, runService, startConsumer, startPlatform } from "@codflow/shared";
 import { createApp } from "./app.ts";
-import { type Config, configSchema } from "./config.ts";
+import { configSchema } from "./config.ts";
 import { onCheckoutConfirmed } from "./consumers/on-checkout-confirmed.ts";
 import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
 import { createMailTransport, startMailer } from "./mailer.ts";
 import { createNotifierMetrics } from "./metrics.ts";
 
-let config: Config;
-try {
-  config = loadConfig("notifier", configSchema);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(1);
-}
+const config = loadConfigOrExit("notifier", configSchema);
 
 const platform = await startPlatform(config);
 const app = createApp({

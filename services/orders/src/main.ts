@@ -1,17 +1,10 @@
-import { ConfigError, loadConfig, runService, startConsumer, startPlatform } from "@codflow/shared";
+import { loadConfigOrExit, runService, startConsumer, startPlatform } from "@codflow/shared";
 import { createApp } from "./app.ts";
-import { type Config, configSchema } from "./config.ts";
+import { configSchema } from "./config.ts";
 import { onInventoryReserved } from "./consumers/on-inventory-reserved.ts";
 import { onVendorUpserted } from "./consumers/on-vendor-upserted.ts";
 
-let config: Config;
-try {
-  config = loadConfig("orders", configSchema);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(1);
-}
+const config = loadConfigOrExit("orders", configSchema);
 
 const platform = await startPlatform(config);
 const deps = {

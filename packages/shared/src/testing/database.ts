@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { migrateDatabase } from "../db.ts";
 
-export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_PG_URL =
+  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 
@@ -34,7 +35,9 @@ export function templateName(service: string) {
   const folder = MIGRATION_FOLDERS[service];
   if (!folder) throw new Error(`no migrations known for ${service}`);
   const hash = createHash("sha256");
-  for (const file of readdirSync(folder).filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of readdirSync(folder)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
     hash.update(file).update(readFileSync(join(folder, file)));
   }
   return `codflow_tmpl_${service}_${hash.digest("hex").slice(0, 12)}`;
@@ -52,14 +55,17 @@ export async function prepareTemplate(service: string) {
     if (exists.length > 0) return;
     const building = `${name}_${randomBytes(3).toString("hex")}`;
     await migrateDatabase(urlFor(building), MIGRATION_FOLDERS[service] as string);
-    await sql.unsafe(`alter database "${building}" rename to "${name}"`).catch(async (err: { code?: string }) => {
-      await sql.unsafe(`drop database if exists "${building}"`);
-      if (err.code !== "42P04") throw err; // another run finished the same template first
-    });
+    await sql
+      .unsafe(`alter database "${building}" rename to "${name}"`)
+      .catch(async (err: { code?: string }) => {
+        await sql.unsafe(`drop database if exists "${building}"`);
+        if (err.code !== "42P04") throw err; // another run finished the same template first
+      });
     const stale = await sql`
       select datname from pg_database
       where datname like ${`codflow_tmpl_${service}_%`} and datname <> ${name}`;
-    for (const { datname } of stale) await sql.unsafe(`drop database if exists "${datname}"`).catch(() => {});
+    for (const { datname } of stale)
+      await sql.unsafe(`drop database if exists "${datname}"`).catch(() => {});
   } finally {
     await sql.end();
   }
