@@ -20,8 +20,16 @@ const PII_PATHS = [
  * JSON logs with the service name, the active trace id and the correlation (checkout) id on
  * every line. Example: `createLogger({ service: "orders", level: "info" }).info("started")`.
  */
-export function createLogger({ service, level = "info" }: { service: string; level?: string }) {
-  return pino({
+export function createLogger({
+  service,
+  level = "info",
+  destination,
+}: {
+  service: string;
+  level?: string;
+  destination?: pino.DestinationStream;
+}) {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -35,5 +43,6 @@ export function createLogger({ service, level = "info" }: { service: string; lev
         ...(correlationId ? { correlationId } : {}),
       };
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

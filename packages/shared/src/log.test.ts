@@ -1,0 +1,38 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { runWithContext } from "./context.ts";
+import { createLogger } from "./log.ts";
+import { inSpan, startTelemetry } from "./telemetry.ts";
+
+/** Captures the JSON lines a logger writes. */
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+describe("logger", () => {
+  it("puts the service, trace id and correlation id on every line and redacts personal data", async () => {
+    const telemetry = startTelemetry({ service: "log-test" });
+    const { lines, stream } = capture();
+    const logger = createLogger({ service: "log-test", destination: stream });
+    await runWithContext({ correlationId: "checkout-1" }, () =>
+      inSpan("work", {}, async (span) => {
+        logger.info({ email: "a@b.c", data: { phone: "+15555550100" } }, "handled");
+        expect(lines[0]).toMatchObject({
+          service: "log-test",
+          correlationId: "checkout-1",
+          traceId: span.spanContext().traceId,
+          email: "[redacted]",
+          data: { phone: "[redacted]" },
+        });
+      }),
+    );
+    await telemetry.shutdown();
+  });
+});
