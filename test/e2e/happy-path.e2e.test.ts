@@ -8,17 +8,17 @@ import {
   checkoutBody,
   customer,
 } from "../../scripts/lib/api.ts";
-import { startSmtpServer } from "../support/smtp.ts";
+import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 let stack: Stack;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+let smtp: MailSink;
 let api: ApiClient;
 let admin: string;
 
 beforeAll(async () => {
-  smtp = await startSmtpServer();
-  stack = await startStack({ env: { SMTP_URL: smtp.url } });
+  smtp = await startMailSink({ smtpPort: 0, httpPort: 0 });
+  stack = await startStack({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.smtpPort}` } });
   api = apiClient(stack.gatewayUrl);
   admin = await adminToken();
 }, 120_000);

@@ -3,8 +3,7 @@ import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, uniqueNamespace, waitFor } from "@codflow/shared/testing";
-import { freePort } from "./ports.ts";
+import { createTestDatabase, freePort, uniqueNamespace, waitFor } from "@codflow/shared/testing";
 
 export const SERVICES = ["checkout", "inventory", "orders", "notifier"] as const;
 export type ServiceName = (typeof SERVICES)[number] | "gateway";

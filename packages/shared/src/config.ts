@@ -31,16 +31,25 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     AUTH_JWKS_URL: z.url().optional(),
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    /** Deliveries before a failing message is dead-lettered (infrastructure errors never are). */
+    CONSUMER_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
+    /** How long JetStream waits for an ack before redelivering to another replica. */
+    CONSUMER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
+    CONSUMER_BACKOFF_BASE_MS: z.coerce.number().int().min(1).default(500),
+    CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+    /** A crashed relay's claim on outbox rows expires after this. */
+    OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
   });
 }
 
 export type BaseConfig = z.infer<ReturnType<typeof baseConfigSchema>>;
 
 /**
- * Reads `<SERVICE>_<KEY>` before `<KEY>`, so one shell can hold the settings of every service
- * (`CHECKOUT_PORT`, `ORDERS_DATABASE_URL`). Throws a ConfigError naming every bad variable.
+ * Reads `<SERVICE>_<KEY>` before `<KEY>` into any zod schema, so one shell can hold the settings
+ * of every service (`CHECKOUT_PORT`, `GATEWAY_PORT`); an empty value counts as unset. Throws a
+ * ConfigError naming every bad variable.
  */
-export function loadConfig<S extends z.ZodType<BaseConfig>>(
+export function readEnvConfig<S extends z.ZodType>(
   service: string,
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
@@ -56,7 +65,16 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`invalid configuration for ${service}:\n${lines.join("\n")}`);
   }
-  const config = parsed.data;
+  return parsed.data;
+}
+
+/** A service's settings: `readEnvConfig` plus the auth rule (dev secret refused in production). */
+export function loadConfig<S extends z.ZodType<BaseConfig>>(
+  service: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const config = readEnvConfig(service, schema, env);
   if (!config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL) {
     if (config.NODE_ENV === "production") {
       throw new ConfigError(
@@ -68,16 +86,17 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
   return config;
 }
 
-/** `loadConfig` for a process entry point: a bad setting prints its message and exits 1. */
-export function loadConfigOrExit<S extends z.ZodType<BaseConfig>>(
-  service: string,
-  schema: S,
-): z.infer<S> {
+/** For a process entry point: a ConfigError from `load` prints its message and exits 1. */
+export function configOrExit<T>(load: () => T): T {
   try {
-    return loadConfig(service, schema);
+    return load();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);
     process.exit(1);
   }
 }
+
+/** `loadConfig` for a service's entry point. */
+export const loadConfigOrExit = <S extends z.ZodType<BaseConfig>>(service: string, schema: S) =>
+  configOrExit(() => loadConfig(service, schema));

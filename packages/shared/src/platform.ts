@@ -40,7 +40,13 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
     logger,
   });
   await ensureStreams(broker, { replicas: config.NATS_STREAM_REPLICAS });
-  const relay = startOutboxRelay({ sql: database.sql, broker, logger, metrics });
+  const relay = startOutboxRelay({
+    sql: database.sql,
+    broker,
+    logger,
+    metrics,
+    leaseSeconds: config.OUTBOX_LEASE_SECONDS,
+  });
   return {
     config,
     logger,
@@ -52,7 +58,18 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
       jwksUrl: config.AUTH_JWKS_URL,
     }),
     relay,
-    consumerDeps: { sql: database.sql, broker, logger, metrics },
+    consumerDeps: {
+      sql: database.sql,
+      broker,
+      logger,
+      metrics,
+      defaults: {
+        maxDeliver: config.CONSUMER_MAX_DELIVER,
+        ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
+        baseBackoffMs: config.CONSUMER_BACKOFF_BASE_MS,
+        batchSize: config.CONSUMER_BATCH_SIZE,
+      },
+    },
     readiness: [
       { name: "postgres", check: () => database.sql`select 1` },
       {

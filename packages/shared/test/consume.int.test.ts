@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { v7 as uuidv7 } from "uuid";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type ConsumerSpec,
-  eventCatalog,
   RetryableError,
   type RunningConsumer,
   startConsumer,
@@ -12,18 +10,24 @@ import {
   streamName,
   subjectFor,
 } from "../src/index.ts";
-import { waitFor } from "../src/testing/index.ts";
-import { requestedData, startMessagingFixture } from "./helpers.ts";
+import {
+  makeEnvelope,
+  startTestPlatform,
+  type TestPlatform,
+  waitFor,
+} from "../src/testing/index.ts";
+import { requestedData } from "./helpers.ts";
 
-let fx: Awaited<ReturnType<typeof startMessagingFixture>>;
+let fx: TestPlatform;
 const running: RunningConsumer[] = [];
 
 beforeAll(async () => {
-  fx = await startMessagingFixture();
+  fx = await startTestPlatform("shared");
   await fx.sql`create table effects (consumer text, event_id uuid, primary key (consumer, event_id))`;
   await fx.sql`create table applied (consumer text, event_id uuid)`;
 });
 beforeEach(async () => {
+  await fx.sql`delete from outbox`;
   // every test's durable consumer starts from the stream's beginning: start from an empty one
   await fx.broker.jsm.streams.purge(streamName(fx.namespace, "checkout"));
   await fx.broker.jsm.streams.purge(streamName(fx.namespace, "deadletter"));
@@ -33,15 +37,7 @@ afterEach(async () => {
 });
 afterAll(() => fx.close());
 
-const envelope = (id = uuidv7()) => ({
-  id,
-  type: "checkout.requested",
-  version: eventCatalog["checkout.requested"].version,
-  occurredAt: new Date().toISOString(),
-  correlationId: randomUUID(),
-  causationId: null,
-  data: requestedData(),
-});
+const envelope = () => makeEnvelope("checkout.requested", requestedData());
 
 /** Publishes with a fresh Nats-Msg-Id, so the broker delivers a redelivery as a new message. */
 const publish = async (payload: unknown, headers?: Record<string, string>) => {
@@ -97,7 +93,7 @@ describe("idempotent consumer", () => {
     const failing = new Set<string>();
     running.push(
       startConsumer(
-        fx.deps,
+        fx.consumerDeps,
         recordingSpec(name, (id, attempt) => {
           if (attempt === 1 && Math.random() < 0.1) failing.add(id);
           return failing.has(id) && attempt === 1 ? new RetryableError("transient") : undefined;
@@ -116,30 +112,27 @@ describe("idempotent consumer", () => {
     expect(outputs[0]?.n).toBe(200);
   });
 
-  it("re-sends the outputs a duplicate caused instead of doing nothing", async () => {
+  it("re-sends the outputs a duplicate caused, past JetStream's de-dup window, instead of doing nothing", async () => {
     const name = "test.resend";
-    running.push(startConsumer(fx.deps, recordingSpec(name)));
-    const relay = startOutboxRelay({ ...fx.deps });
+    running.push(startConsumer(fx.consumerDeps, recordingSpec(name)));
+    const relay = startOutboxRelay({ ...fx.consumerDeps });
+    const outputs = async () => {
+      const info = await fx.broker.jsm.streams.info(streamName(fx.namespace, "checkout"), {
+        subjects_filter: subjectFor(fx.namespace, "checkout.failed"),
+      });
+      return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    };
     try {
+      const before = await outputs();
       const e = envelope();
       await publish(e);
-      await waitFor(
-        async () => {
-          const [r] = await fx.sql`select published_at from outbox where causation_id = ${e.id}`;
-          return r?.published_at != null;
-        },
-        { what: "output published" },
-      );
-      await fx.sql`update outbox set published_at = now() - interval '1 hour' where causation_id = ${e.id}`;
+      await waitFor(async () => (await outputs()) === before + 1, { what: "output published" });
       await publish(e);
-      await waitFor(
-        async () => {
-          const [r] =
-            await fx.sql`select published_at > now() - interval '1 minute' as fresh from outbox where causation_id = ${e.id}`;
-          return r?.fresh === true;
-        },
-        { what: "output re-published" },
-      );
+      await waitFor(async () => (await outputs()) === before + 2, {
+        what: "output re-sent within the de-dup window",
+      });
+      const [row] = await fx.sql`select resends from outbox where causation_id = ${e.id}`;
+      expect(row?.resends).toBe(1);
       expect(await count("effects", name)).toBe(1);
     } finally {
       await relay.stop();
@@ -151,7 +144,7 @@ describe("idempotent consumer", () => {
     const poisoned = envelope();
     running.push(
       startConsumer(
-        fx.deps,
+        fx.consumerDeps,
         recordingSpec(name, (id, attempt) =>
           id === poisoned.id && attempt <= 2 ? new Error("deadlock detected") : undefined,
         ),
@@ -172,7 +165,7 @@ describe("idempotent consumer", () => {
     const alwaysThrows = envelope();
     running.push(
       startConsumer(
-        fx.deps,
+        fx.consumerDeps,
         recordingSpec(name, (id) =>
           id === alwaysThrows.id ? new Error("handler bug") : undefined,
         ),
@@ -210,7 +203,7 @@ describe("idempotent consumer", () => {
 
   it("re-creates its consumer when it is deleted under it", async () => {
     const name = "test.recreate";
-    running.push(startConsumer(fx.deps, recordingSpec(name)));
+    running.push(startConsumer(fx.consumerDeps, recordingSpec(name)));
     await publish(envelope());
     await waitFor(async () => (await count("effects", name)) === 1, { what: "first effect" });
     await fx.broker.jsm.consumers.delete(streamName(fx.namespace, "checkout"), "test_recreate");

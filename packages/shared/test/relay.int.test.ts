@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendToOutbox, startOutboxRelay, streamName } from "../src/index.ts";
-import { waitFor } from "../src/testing/index.ts";
-import { requestedData, startMessagingFixture } from "./helpers.ts";
+import { startTestPlatform, type TestPlatform, waitFor } from "../src/testing/index.ts";
+import { requestedData } from "./helpers.ts";
 
-let fx: Awaited<ReturnType<typeof startMessagingFixture>>;
+let fx: TestPlatform;
 beforeAll(async () => {
-  fx = await startMessagingFixture();
+  fx = await startTestPlatform("shared");
 });
 afterAll(() => fx.close());
 
@@ -28,7 +28,7 @@ describe("outbox relay", () => {
         throw new Error("rollback");
       })
       .catch(() => {});
-    const relay = startOutboxRelay({ ...fx.deps });
+    const relay = startOutboxRelay({ ...fx.consumerDeps });
     try {
       await waitFor(async () => (await streamMessages()) === before + 1, {
         what: "one published message",
@@ -55,8 +55,8 @@ describe("outbox relay", () => {
     }));
     await fx.sql.begin((tx) => appendToOutbox(tx, fx.namespace, events));
     const relays = [
-      startOutboxRelay({ ...fx.deps, batchSize: 50 }),
-      startOutboxRelay({ ...fx.deps, batchSize: 50 }),
+      startOutboxRelay({ ...fx.consumerDeps, batchSize: 50 }),
+      startOutboxRelay({ ...fx.consumerDeps, batchSize: 50 }),
     ];
     try {
       await waitFor(
@@ -82,7 +82,7 @@ describe("outbox relay", () => {
         { type: "checkout.requested", data: requestedData(), correlationId: "late" },
       ]),
     );
-    const relay = startOutboxRelay({ ...fx.deps });
+    const relay = startOutboxRelay({ ...fx.consumerDeps });
     try {
       await waitFor(
         async () => {

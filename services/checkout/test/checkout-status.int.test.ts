@@ -40,7 +40,7 @@ async function cartReadyToOrder() {
         { variant: cart.mug, qty: 2 },
         { variant: cart.spoon, qty: 1 },
       ]),
-      checkoutId,
+      { correlationId: checkoutId },
     );
   const committedCheckoutId = () =>
     waitFor(

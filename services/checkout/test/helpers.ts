@@ -1,20 +1,5 @@
-import {
-  type Broker,
-  connectBroker,
-  createDatabase,
-  createLogger,
-  createMetrics,
-  createTokenVerifier,
-  DEV_JWT_SECRET,
-  type EventData,
-  type EventType,
-  ensureStreams,
-  eventCatalog,
-  type RunningConsumer,
-  startConsumer,
-  subjectFor,
-} from "@codflow/shared";
-import { createTestDatabase, signToken, uniqueNamespace } from "@codflow/shared/testing";
+import { type EventData, startConsumer } from "@codflow/shared";
+import { signToken, startTestPlatform } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import {
   createApp,
@@ -34,91 +19,43 @@ export const COD_MAX_ORDER_MINOR = 1_000_00;
  * app, the status watch and (with `consumers: true`) the four real consumers.
  */
 export async function startCheckoutFixture({ consumers = false }: { consumers?: boolean } = {}) {
-  const testDb = await createTestDatabase("checkout");
-  const logger = createLogger({
-    service: "checkout-test",
-    level: process.env.TEST_LOG_LEVEL ?? "silent",
-  });
-  const metrics = createMetrics("checkout-test");
-  const database = createDatabase(testDb.url, { max: 20 });
-  const namespace = uniqueNamespace("checkout");
-  const broker: Broker = await connectBroker({
-    url: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222",
-    namespace,
-    name: "checkout-test",
-    logger,
-  });
-  await ensureStreams(broker);
-  const statusWatch = startStatusWatch({ sql: database.sql, logger });
+  const platform = await startTestPlatform("checkout", { poolMax: 20 });
+  const { sql, namespace, logger, metrics, verifyToken, consumerDeps } = platform;
+  const statusWatch = startStatusWatch({ sql, logger });
   const deps = {
     config: { COD_MAX_ORDER_MINOR },
-    sql: database.sql,
+    sql,
     namespace,
     logger,
     metrics,
     readiness: [],
-    verifyToken: createTokenVerifier({ secret: DEV_JWT_SECRET }),
+    verifyToken,
     statusWatch,
   };
-  const app = createApp(deps);
-  const consumerDeps = { sql: database.sql, broker, logger, metrics };
-  const running: RunningConsumer[] = consumers
-    ? [
-        startConsumer(consumerDeps, onInventoryVariantUpserted(), { baseBackoffMs: 50 }),
-        startConsumer(consumerDeps, onInventoryRejected({ logger }), { baseBackoffMs: 50 }),
-        startConsumer(consumerDeps, onOrdersConfirmed({ logger }), { baseBackoffMs: 50 }),
-        startConsumer(consumerDeps, onOrdersFailed({ logger }), { baseBackoffMs: 50 }),
-      ]
-    : [];
+  if (consumers) {
+    const fast = { baseBackoffMs: 50 };
+    platform.track(startConsumer(consumerDeps, onInventoryVariantUpserted(), fast));
+    platform.track(startConsumer(consumerDeps, onInventoryRejected({ logger }), fast));
+    platform.track(startConsumer(consumerDeps, onOrdersConfirmed({ logger }), fast));
+    platform.track(startConsumer(consumerDeps, onOrdersFailed({ logger }), fast));
+  }
 
   return {
-    app,
+    ...platform,
+    app: createApp(deps),
     deps,
-    sql: database.sql,
-    databaseUrl: testDb.url,
-    broker,
-    namespace,
-    logger,
     statusWatch: statusWatch as StatusWatch,
-
-    /** Publishes an event the way another service's relay would: an envelope, its id as Msg-Id. */
-    async publish<T extends EventType>(type: T, data: EventData<T>, correlationId: string) {
-      const envelope = {
-        id: uuidv7(),
-        type,
-        version: eventCatalog[type].version,
-        occurredAt: new Date().toISOString(),
-        correlationId,
-        causationId: null,
-        data,
-      };
-      await this.redeliver(envelope);
-      return envelope;
-    },
-
-    /** Publishes an envelope again under a fresh Msg-Id, as a re-drive would after de-dup. */
-    async redeliver(envelope: { id: string; type: EventType }) {
-      await broker.js.publish(subjectFor(namespace, envelope.type), JSON.stringify(envelope), {
-        msgID: uuidv7(),
-      });
-    },
 
     /** Whether a consumer has committed the effects of an event. */
     async handled(consumer: string, eventId: string) {
-      const rows = await database.sql`
+      const rows = await sql`
         select 1 from inbox where consumer = ${consumer} and event_id = ${eventId}`;
       return rows.length > 0;
     },
 
     async close() {
-      await Promise.all(running.map((c) => c.stop()));
       await statusWatch.close();
-      for await (const name of broker.jsm.streams.names()) {
-        if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
-      }
-      await broker.close();
-      await database.close();
-      await testDb.drop();
+      await platform.close();
     },
   };
 }

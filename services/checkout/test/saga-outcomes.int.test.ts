@@ -38,7 +38,7 @@ describe("checkout.on-orders-confirmed", () => {
       { variant: mug, qty: 2 },
       { variant: spoon, qty: 1 },
     ]);
-    const event = await fx.publish("orders.confirmed", confirmed, checkoutId);
+    const event = await fx.publish("orders.confirmed", confirmed, { correlationId: checkoutId });
 
     await waitFor(async () => (await status()) === "confirmed", { what: "confirmed" });
     const checkout = await json<CheckoutJson>(
@@ -74,7 +74,7 @@ describe("checkout.on-orders-confirmed", () => {
       { variant: mug, qty: 2 },
       { variant: spoon, qty: 1 },
     ]);
-    const event = await fx.publish("orders.confirmed", confirmed, checkoutId);
+    const event = await fx.publish("orders.confirmed", confirmed, { correlationId: checkoutId });
     await waitFor(async () => (await status()) === "confirmed", { what: "confirmed" });
     await fx.sql`update outbox set published_at = now() where correlation_id = ${checkoutId}`;
     await shopper.addLine(mug.variantId, 2);
@@ -109,7 +109,7 @@ describe("checkout.on-inventory-rejected", () => {
     await fx.publish(
       "inventory.rejected",
       { checkoutId, reason: "out_of_stock", lines },
-      checkoutId,
+      { correlationId: checkoutId },
     );
 
     await waitFor(async () => (await status()) === "failed", { what: "failed" });
@@ -140,7 +140,7 @@ describe("checkout.on-orders-failed", () => {
       customerId: shopper.id,
       detail: "db down",
     };
-    await fx.publish("orders.failed", failedOrder, checkoutId);
+    await fx.publish("orders.failed", failedOrder, { correlationId: checkoutId });
 
     await waitFor(async () => (await status()) === "failed", { what: "failed" });
     const checkout = await json<CheckoutJson>(
@@ -163,11 +163,11 @@ describe("an outcome for a checkout already terminal", () => {
       reason: "product_unavailable" as const,
       lines: [{ variantId: spoon.variantId, reason: "product_unavailable" as const }],
     };
-    await fx.publish("inventory.rejected", rejected, checkoutId);
+    await fx.publish("inventory.rejected", rejected, { correlationId: checkoutId });
     await waitFor(async () => (await status()) === "failed", { what: "failed" });
 
     const late = ordersConfirmedFor(checkoutId, shopper.id, [{ variant: mug, qty: 2 }]);
-    const event = await fx.publish("orders.confirmed", late, checkoutId);
+    const event = await fx.publish("orders.confirmed", late, { correlationId: checkoutId });
     await waitFor(() => fx.handled("checkout.on-orders-confirmed", event.id), {
       what: "the late orders.confirmed handled",
     });
@@ -193,12 +193,12 @@ describe("checkout.catalog-replica", () => {
     await fx.publish(
       "inventory.variant_upserted",
       { ...base, priceMinor: 20_00, sellable: true, revision: 2 },
-      variantId,
+      { correlationId: variantId },
     );
     const older = await fx.publish(
       "inventory.variant_upserted",
       { ...base, priceMinor: 10_00, sellable: false, revision: 1 },
-      variantId,
+      { correlationId: variantId },
     );
 
     await waitFor(() => fx.handled("checkout.catalog-replica", older.id), {

@@ -1,10 +1,9 @@
+import { HttpProblem, type Logger, problemResponse } from "@codflow/shared";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { docsRoutes } from "./docs.ts";
 import { createOpenApiAggregator } from "./openapi.ts";
-import { problemResponse } from "./problem.ts";
 import { proxyToServices } from "./proxy.ts";
 import { createUpstreamPools } from "./routes.ts";
 
@@ -28,8 +27,9 @@ export function createGatewayApp({ config, logger }: GatewayDeps): Hono {
   app.get("/readyz", (c) => c.json({ status: "ready" }));
   app.get("/openapi.json", async (c) => {
     const doc = await openapi.document();
-    if (doc) return c.json(doc);
-    return problemResponse(502, "bad-gateway", "Bad Gateway", "no service served /openapi.json");
+    if (!doc)
+      throw new HttpProblem(502, "bad-gateway", "Bad Gateway", "no service served /openapi.json");
+    return c.json(doc);
   });
   app.route("/", docsRoutes());
 
@@ -37,22 +37,28 @@ export function createGatewayApp({ config, logger }: GatewayDeps): Hono {
     "*",
     bodyLimit({
       maxSize: config.BODY_LIMIT_BYTES,
-      onError: () =>
-        problemResponse(
+      onError: () => {
+        throw new HttpProblem(
           413,
           "payload-too-large",
           "Payload Too Large",
           `request bodies are limited to ${config.BODY_LIMIT_BYTES} bytes`,
+          undefined,
           // The rest of the body is never read, so this connection cannot carry another request.
           { connection: "close" },
-        ),
+        );
+      },
     }),
   );
   app.all("*", proxyToServices({ pools, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger }));
 
   app.onError((error, c) => {
+    if (error instanceof HttpProblem) return problemResponse(c, error);
     logger.error({ err: error, method: c.req.method, path: c.req.path }, "gateway error");
-    return problemResponse(500, "internal-error", "Internal Server Error", "the gateway failed");
+    return problemResponse(
+      c,
+      new HttpProblem(500, "internal-error", "Internal Server Error", "the gateway failed"),
+    );
   });
   return app;
 }

@@ -1,8 +1,5 @@
+import { ConfigError } from "@codflow/shared";
 import { z } from "zod";
-
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
 
 const upstreamList = (fallback: string) =>
   z

@@ -1,5 +1,5 @@
-import { pino } from "pino";
-import { ConfigError, loadGatewayConfig } from "./config.ts";
+import { ConfigError, createLogger } from "@codflow/shared";
+import { loadGatewayConfig } from "./config.ts";
 import { startGateway } from "./server.ts";
 
 function loadConfigOrExit() {
@@ -13,13 +13,7 @@ function loadConfigOrExit() {
 }
 
 const config = loadConfigOrExit();
-const logger = pino({
-  level: config.LOG_LEVEL,
-  base: { service: "gateway" },
-  timestamp: pino.stdTimeFunctions.isoTime,
-  formatters: { level: (label) => ({ level: label }) },
-  redact: { paths: ["req.headers.authorization"], censor: "[redacted]" },
-});
+const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 
 const gateway = await startGateway({ config, logger });
 logger.info(

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import type { Logger } from "pino";
+import type { Logger } from "@codflow/shared";
 import { describeError } from "./errors.ts";
 import { type UpstreamName, type UpstreamPools, upstreamForPath } from "./routes.ts";
 

@@ -1,8 +1,7 @@
+import { HttpProblem, type Logger } from "@codflow/shared";
 import type { Context, Handler } from "hono";
 import { proxy } from "hono/proxy";
-import type { Logger } from "pino";
 import { describeError } from "./errors.ts";
-import { problemResponse } from "./problem.ts";
 import { type UpstreamPools, upstreamForPath } from "./routes.ts";
 
 export interface ProxyOptions {
@@ -20,7 +19,8 @@ class UpstreamTimeout extends Error {
  * Forwards the request (method, headers, body) to a replica of the service that owns its path
  * prefix and streams the answer back unbuffered. A request without a body is tried on the next
  * replica when one cannot be reached; a request with a body is sent once, because its stream
- * cannot be replayed.
+ * cannot be replayed. An unrouted path (404), an unreachable (502) or slow (504) service is
+ * thrown as an HttpProblem for the app's error handler.
  *
  * @example app.all("*", proxyToServices({ pools, timeoutMs: 15_000, logger }))
  */
@@ -28,7 +28,7 @@ export function proxyToServices({ pools, timeoutMs, logger }: ProxyOptions): Han
   return async function proxyToService(c) {
     const upstream = upstreamForPath(c.req.path);
     if (!upstream) {
-      return problemResponse(404, "not-found", "Not Found", `no route for ${c.req.path}`);
+      throw new HttpProblem(404, "not-found", "Not Found", `no route for ${c.req.path}`);
     }
     const started = performance.now();
     const replicas = pools[upstream].rotation();
@@ -48,14 +48,14 @@ export function proxyToServices({ pools, timeoutMs, logger }: ProxyOptions): Han
       if (outcome instanceof UpstreamTimeout || c.req.raw.signal.aborted) break;
     }
     if (lastError instanceof UpstreamTimeout) {
-      return problemResponse(
+      throw new HttpProblem(
         504,
         "gateway-timeout",
         "Gateway Timeout",
         `${upstream} did not answer within ${timeoutMs} ms`,
       );
     }
-    return problemResponse(
+    throw new HttpProblem(
       502,
       "bad-gateway",
       "Bad Gateway",

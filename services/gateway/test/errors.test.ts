@@ -1,3 +1,4 @@
+import { waitFor } from "@codflow/shared/testing";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningGateway } from "../src/server.ts";
@@ -7,7 +8,6 @@ import {
   startServer,
   startTestGateway,
   unreachableUrl,
-  waitFor,
 } from "./helpers.ts";
 
 const TIMEOUT_MS = 300;
@@ -105,8 +105,6 @@ describe("gateway failures", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ bytes: LIMIT });
-    await waitFor("the upstream to count the body", () =>
-      receivedBytes === LIMIT ? true : undefined,
-    );
+    await waitFor(() => receivedBytes === LIMIT, { what: "the upstream to count the body" });
   });
 });

@@ -1,8 +1,9 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createLogger } from "@codflow/shared";
+import { freePort } from "@codflow/shared/testing";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
-import { pino } from "pino";
 import { loadGatewayConfig } from "../src/config.ts";
 import { type RunningGateway, startGateway } from "../src/server.ts";
 
@@ -32,33 +33,15 @@ function closeNow(server: Server): Promise<void> {
 }
 
 /** A URL nothing listens on: a port that was free a moment ago and has been closed again. */
-export async function unreachableUrl(): Promise<string> {
-  const { Hono } = await import("hono");
-  const server = await startServer(new Hono());
-  await server.close();
-  return server.url;
-}
+export const unreachableUrl = async () => `http://127.0.0.1:${await freePort()}`;
 
 /** The gateway in this process on a free port, configured like main.ts does from the env. */
 export function startTestGateway(env: Record<string, string>): Promise<RunningGateway> {
   const config = loadGatewayConfig({ ...env, PORT: "0", SHUTDOWN_GRACE_MS: "0" });
-  return startGateway({ config, logger: pino({ level: "silent" }) });
-}
-
-/** Resolves once `check` returns a value other than undefined; rejects after the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  deadlineMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return startGateway({
+    config,
+    logger: createLogger({ service: "gateway-test", level: "silent" }),
+  });
 }
 
 /** A promise and the function that resolves it, for an upstream that must wait for the test. */

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "@codflow/shared/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "./helpers.ts";
 
 const serviceDir = fileURLToPath(new URL("..", import.meta.url));
 const children: ChildProcess[] = [];
@@ -31,11 +31,10 @@ afterEach(() => {
 describe("gateway main", () => {
   it("listens on GATEWAY_PORT, logs JSON, and exits 0 on SIGTERM", async () => {
     const { child, output } = startMain({ GATEWAY_PORT: "0" });
-    const url = await waitFor(
-      "the gateway to log its URL",
-      () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output())?.[1],
-      20_000,
-    );
+    const url = await waitFor(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output())?.[1], {
+      what: "the gateway to log its URL",
+      timeoutMs: 20_000,
+    });
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const firstLine = JSON.parse(output().split("\n")[0] as string);
     expect(firstLine).toMatchObject({ service: "gateway", level: "info" });

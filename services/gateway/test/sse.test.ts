@@ -1,9 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { waitFor } from "@codflow/shared/testing";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningGateway } from "../src/server.ts";
-import { gate, type RunningServer, startServer, startTestGateway, waitFor } from "./helpers.ts";
+import { gate, type RunningServer, startServer, startTestGateway } from "./helpers.ts";
 
 const TIMEOUT_MS = 300;
 
@@ -87,6 +88,6 @@ describe("gateway SSE passthrough", () => {
     const reader = res.body?.getReader();
     await reader?.read();
     client.abort();
-    await waitFor("the upstream to see the disconnect", () => upstreamSawDisconnect || undefined);
+    await waitFor(() => upstreamSawDisconnect, { what: "the upstream to see the disconnect" });
   });
 });

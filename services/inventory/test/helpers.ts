@@ -1,24 +1,12 @@
 import {
-  type Broker,
   type ConsumerOptions,
   type ConsumerSpec,
-  connectBroker,
-  createDatabase,
-  createLogger,
-  createMetrics,
-  createTokenVerifier,
-  DEV_JWT_SECRET,
   type EventData,
   type EventType,
-  ensureStreams,
-  eventCatalog,
-  type RunningConsumer,
   startConsumer,
   startOutboxRelay,
-  subjectFor,
-  type WorkerLoop,
 } from "@codflow/shared";
-import { createTestDatabase, signToken, uniqueNamespace } from "@codflow/shared/testing";
+import { signToken, startTestPlatform } from "@codflow/shared/testing";
 import type { z } from "@hono/zod-openapi";
 import { v7 as uuidv7 } from "uuid";
 import type {
@@ -34,68 +22,22 @@ import { createApp } from "../src/index.ts";
  * namespace, the real app, and the consumers/relay it starts. `close()` stops and drops it all.
  */
 export async function startInventory() {
-  const testDb = await createTestDatabase("inventory");
-  const logger = createLogger({
-    service: "inventory-test",
-    level: process.env.TEST_LOG_LEVEL ?? "silent",
-  });
-  const metrics = createMetrics("inventory-test");
-  const database = createDatabase(testDb.url, { max: 10 });
-  const namespace = uniqueNamespace("inv");
-  const broker: Broker = await connectBroker({
-    url: "nats://127.0.0.1:4222",
-    namespace,
-    name: "inventory-test",
-    logger,
-  });
-  await ensureStreams(broker);
-  const sql = database.sql;
-  const verifyToken = createTokenVerifier({ secret: DEV_JWT_SECRET });
+  const platform = await startTestPlatform("inventory", { poolMax: 10 });
+  const { sql, namespace, verifyToken, logger, metrics, consumerDeps } = platform;
   const app = createApp({ sql, namespace, verifyToken, logger, metrics, readiness: [] });
-  const running: (RunningConsumer | WorkerLoop)[] = [];
-  const consumerDeps = { sql, broker, logger, metrics };
   const adminToken = await signToken({ sub: "admin-1", role: "admin" });
 
-  const fx = {
-    sql,
-    broker,
-    namespace,
-    metrics,
+  return {
+    ...platform,
     app,
     adminToken,
     /** Starts a real consumer on this namespace; stopped by close(). */
     consume<T extends EventType>(spec: ConsumerSpec<T>, options?: ConsumerOptions) {
-      const consumer = startConsumer(consumerDeps, spec, options);
-      running.push(consumer);
-      return consumer;
+      return platform.track(startConsumer(consumerDeps, spec, options));
     },
     /** Starts the outbox relay; stopped by close(). */
     relay() {
-      const relay = startOutboxRelay({ sql, broker, logger, metrics });
-      running.push(relay);
-      return relay;
-    },
-    /** Publishes an input event as another service's relay would: a valid envelope, msgID = id. */
-    async publish<T extends EventType>(
-      type: T,
-      data: EventData<T>,
-      {
-        id = uuidv7(),
-        msgID = id,
-        correlationId,
-      }: { id?: string; msgID?: string; correlationId?: string } = {},
-    ) {
-      const envelope = {
-        id,
-        type,
-        version: eventCatalog[type].version,
-        occurredAt: new Date().toISOString(),
-        correlationId: correlationId ?? (data as { checkoutId?: string }).checkoutId ?? id,
-        causationId: null,
-        data,
-      };
-      await broker.js.publish(subjectFor(namespace, type), JSON.stringify(envelope), { msgID });
-      return envelope;
+      return platform.track(startOutboxRelay(consumerDeps));
     },
     /** An admin request through the real app, in process. */
     admin(method: string, path: string, body?: unknown, token: string | null = adminToken) {
@@ -108,17 +50,7 @@ export async function startInventory() {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     },
-    async close() {
-      await Promise.all(running.map((r) => r.stop()));
-      for (const name of (await broker.jsm.streams.names().next()) ?? []) {
-        if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
-      }
-      await broker.close();
-      await database.close();
-      await testDb.drop();
-    },
   };
-  return fx;
 }
 
 export type Inventory = Awaited<ReturnType<typeof startInventory>>;

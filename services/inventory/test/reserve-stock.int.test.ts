@@ -183,7 +183,7 @@ describe("inventory.reserve-stock", () => {
     );
     expect(sentOnce.attempts).toBe(1);
 
-    await fx.publish("checkout.requested", request, { id: first.id, msgID: `${first.id}-again` });
+    await fx.redeliver(first);
 
     await waitFor(
       async () => {

@@ -1,7 +1,7 @@
-import { waitFor } from "@codflow/shared/testing";
+import { freePort, waitFor } from "@codflow/shared/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { confirmedData, newCustomerEmail, startNotifierFixture } from "./helpers.ts";
-import { freePort, startSmtpServer } from "./smtp.ts";
+import { startSmtpServer } from "./smtp.ts";
 
 type Fixture = Awaited<ReturnType<typeof startNotifierFixture>>;
 type Smtp = Awaited<ReturnType<typeof startSmtpServer>>;

@@ -59,7 +59,7 @@ describe("notifier.checkout-confirmed", () => {
     });
 
     await fx.restartConsumers();
-    await fx.publish("checkout.confirmed", data, { envelope: event, msgID: crypto.randomUUID() });
+    await fx.redeliver(event);
 
     await waitFor(
       async () =>

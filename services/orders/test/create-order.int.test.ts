@@ -1,14 +1,8 @@
 import { deadLetterSubject, streamName } from "@codflow/shared";
-import { waitFor } from "@codflow/shared/testing";
+import { makeEnvelope, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  counterValue,
-  makeEnvelope,
-  reservedData,
-  startOrdersFixture,
-  vendorData,
-} from "./helpers.ts";
+import { reservedData, startOrdersFixture, vendorData } from "./helpers.ts";
 
 let fx: Awaited<ReturnType<typeof startOrdersFixture>>;
 beforeAll(async () => {
@@ -100,16 +94,16 @@ describe("orders.create-order on inventory.reserved", () => {
     await waitFor(async () => (await outboxOf(event.id))[0]?.published_at != null, {
       what: "orders.confirmed published",
     });
-    const duplicatesBefore = await counterValue(fx.metrics.consumerResults, {
+    const duplicatesBefore = await fx.counter("codflow_consumer_messages_total", {
       consumer: CREATE_ORDER,
       result: "duplicate",
     });
 
-    await fx.publish("inventory.reserved", data, { envelope: event, msgID: uuidv7() });
+    await fx.redeliver(event);
 
     await waitFor(
       async () =>
-        (await counterValue(fx.metrics.consumerResults, {
+        (await fx.counter("codflow_consumer_messages_total", {
           consumer: CREATE_ORDER,
           result: "duplicate",
         })) ===
@@ -159,7 +153,7 @@ describe("orders.create-order on inventory.reserved", () => {
     const lateVendor = uuidv7();
     const early = reservedData(lateVendor);
     const others = [reservedData(knownVendor), reservedData(knownVendor)];
-    const retriesBefore = await counterValue(fx.metrics.consumerResults, {
+    const retriesBefore = await fx.counter("codflow_consumer_messages_total", {
       consumer: CREATE_ORDER,
       result: "retry",
     });
@@ -169,7 +163,7 @@ describe("orders.create-order on inventory.reserved", () => {
       await waitFor(() => orderOf(data.checkoutId), { what: "the other orders" });
     await waitFor(
       async () =>
-        (await counterValue(fx.metrics.consumerResults, {
+        (await fx.counter("codflow_consumer_messages_total", {
           consumer: CREATE_ORDER,
           result: "retry",
         })) > retriesBefore,
@@ -190,7 +184,7 @@ describe("orders.create-order on inventory.reserved", () => {
     const vendorId = await replicatedVendor();
     const badData = { ...reservedData(vendorId), lines: [] };
     const bad = makeEnvelope("inventory.reserved", badData);
-    const deadBefore = await counterValue(fx.metrics.deadLetters, { consumer: CREATE_ORDER });
+    const deadBefore = await fx.counter("codflow_dead_letters_total", { consumer: CREATE_ORDER });
 
     await fx.publish("inventory.reserved", reservedData(vendorId), { envelope: bad });
     const next = reservedData(vendorId);
@@ -199,7 +193,8 @@ describe("orders.create-order on inventory.reserved", () => {
     await waitFor(() => orderOf(next.checkoutId), { what: "the next order created" });
     await waitFor(
       async () =>
-        (await counterValue(fx.metrics.deadLetters, { consumer: CREATE_ORDER })) === deadBefore + 1,
+        (await fx.counter("codflow_dead_letters_total", { consumer: CREATE_ORDER })) ===
+        deadBefore + 1,
       { what: "dead letter counted" },
     );
     const dead = await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "deadletter"), {

@@ -1,24 +1,10 @@
-import { randomUUID } from "node:crypto";
 import {
   type ConsumerOptions,
-  connectBroker,
-  createDatabase,
-  createLogger,
-  createMetrics,
-  createTokenVerifier,
-  DEV_JWT_SECRET,
-  type Envelope,
   type EventData,
-  type EventType,
-  ensureStreams,
-  eventCatalog,
-  type Metrics,
-  type RunningConsumer,
   startConsumer,
   startOutboxRelay,
-  subjectFor,
 } from "@codflow/shared";
-import { createTestDatabase, uniqueNamespace } from "@codflow/shared/testing";
+import { shirtAndSocks, startTestPlatform } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { createApp, onInventoryReserved, onVendorUpserted } from "../src/index.ts";
 
@@ -31,83 +17,19 @@ export async function startOrdersFixture({
 }: {
   consumerOptions?: ConsumerOptions;
 } = {}) {
-  const testDb = await createTestDatabase("orders");
-  const logger = createLogger({
-    service: "orders-test",
-    level: process.env.TEST_LOG_LEVEL ?? "silent",
-  });
-  const metrics = createMetrics("orders-test");
-  const database = createDatabase(testDb.url, { max: 6 });
-  const namespace = uniqueNamespace("orders");
-  const broker = await connectBroker({
-    url: "nats://127.0.0.1:4222",
-    namespace,
-    name: "orders-test",
-    logger,
-  });
-  await ensureStreams(broker);
-  const relay = startOutboxRelay({ sql: database.sql, broker, logger, metrics, pollMs: 100 });
-  const consumerDeps = { sql: database.sql, broker, logger, metrics };
-  const consumers: RunningConsumer[] = [
-    startConsumer(consumerDeps, onVendorUpserted(), consumerOptions),
-    startConsumer(consumerDeps, onInventoryReserved({ logger }), consumerOptions),
-  ];
+  const platform = await startTestPlatform("orders");
+  const { consumerDeps, logger } = platform;
+  platform.track(startOutboxRelay({ ...consumerDeps, pollMs: 100 }));
+  platform.track(startConsumer(consumerDeps, onVendorUpserted(), consumerOptions));
+  platform.track(startConsumer(consumerDeps, onInventoryReserved({ logger }), consumerOptions));
   const app = createApp({
     logger,
-    metrics,
+    metrics: platform.metrics,
     readiness: [],
-    verifyToken: createTokenVerifier({ secret: DEV_JWT_SECRET }),
-    db: database.db,
+    verifyToken: platform.verifyToken,
+    db: platform.db,
   });
-
-  /** Publishes an input event as its producer's relay would; returns the envelope. */
-  async function publish<T extends EventType>(
-    type: T,
-    data: EventData<T>,
-    { envelope, msgID }: { envelope?: Envelope<T, unknown>; msgID?: string } = {},
-  ) {
-    const sent = envelope ?? makeEnvelope(type, data);
-    await broker.js.publish(subjectFor(namespace, type), JSON.stringify(sent), {
-      msgID: msgID ?? sent.id,
-    });
-    return sent;
-  }
-
-  return {
-    sql: database.sql,
-    db: database.db,
-    broker,
-    namespace,
-    metrics,
-    app,
-    publish,
-    async close() {
-      await Promise.all(consumers.map((c) => c.stop()));
-      await relay.stop();
-      for (const name of (await broker.jsm.streams.names().next()) ?? []) {
-        if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
-      }
-      await broker.close();
-      await database.close();
-      await testDb.drop();
-    },
-  };
-}
-
-export function makeEnvelope<T extends EventType>(
-  type: T,
-  data: EventData<T> | unknown,
-  correlationId?: string,
-) {
-  return {
-    id: uuidv7(),
-    type,
-    version: eventCatalog[type].version,
-    occurredAt: new Date().toISOString(),
-    correlationId: correlationId ?? (data as { checkoutId?: string }).checkoutId ?? randomUUID(),
-    causationId: null,
-    data,
-  };
+  return { ...platform, app };
 }
 
 export const vendorData = (
@@ -140,38 +62,7 @@ export const reservedData = (
     postalCode: "10115",
     country: "DE",
   },
-  lines: [
-    {
-      variantId: uuidv7(),
-      productSlug: "blue-shirt",
-      vendorId,
-      sku: "SHIRT-BLUE-M",
-      title: "Blue shirt (M)",
-      unitPriceMinor: 1250,
-      qty: 2,
-    },
-    {
-      variantId: uuidv7(),
-      productSlug: "socks",
-      vendorId,
-      sku: "SOCKS-1",
-      title: "Socks",
-      unitPriceMinor: 999,
-      qty: 1,
-    },
-  ],
+  lines: shirtAndSocks(vendorId),
   totalMinor: 3499,
   currency: "EUR",
 });
-
-/** The current value of a counter for exactly these labels (0 when never incremented). */
-export async function counterValue(
-  counter: Metrics["consumerResults"] | Metrics["deadLetters"],
-  labels: Record<string, string>,
-) {
-  const { values } = await counter.get();
-  const found = values.find((v) =>
-    Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want),
-  );
-  return found?.value ?? 0;
-}

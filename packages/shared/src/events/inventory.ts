@@ -49,9 +49,30 @@ export const inventoryRejected = z.object({
   lines: z.array(rejectedLineSchema).min(1),
 });
 
+/** The reservation became a commitment for a live order: the saga's success signal. */
+export const inventoryCommitted = z.object({
+  checkoutId: z.uuid(),
+  reservationId: z.uuid(),
+  orderId: z.uuid(),
+  orderNumber: z.string().min(1),
+  customerId: z.string().min(1),
+  items: z.array(reservedLineSchema).min(1),
+  totalMinor: money,
+  currency,
+});
+
+/** The sweeper released a reservation no order claimed in time. */
+export const reservationExpired = z.object({
+  checkoutId: z.uuid(),
+  reservationId: z.uuid(),
+  expiredAt: z.iso.datetime({ offset: true }),
+});
+
 export const inventoryEvents = {
   "inventory.vendor_upserted": { version: 1, schema: vendorUpserted },
   "inventory.variant_upserted": { version: 1, schema: variantUpserted },
   "inventory.reserved": { version: 1, schema: inventoryReserved },
   "inventory.rejected": { version: 1, schema: inventoryRejected },
+  "inventory.committed": { version: 1, schema: inventoryCommitted },
+  "inventory.reservation_expired": { version: 1, schema: reservationExpired },
 } as const;

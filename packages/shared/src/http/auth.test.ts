@@ -57,7 +57,7 @@ describe("auth with HS256", () => {
     const res = await call(app, "/me", await token());
     expect(res.status).toBe(401);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
-    expect((await res.json()).type).toMatch(/\/unauthorized$/);
+    expect(((await res.json()) as { type: string }).type).toMatch(/\/unauthorized$/);
   });
 
   it("refuses a customer on an admin route with 403", async () => {

@@ -6,7 +6,7 @@ import { type EventOf, type EventType, envelopeSchema, eventCatalog } from "../e
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { extractTraceContext, inSpan, SpanKind } from "../telemetry.ts";
-import { isTerminal, TerminalError } from "./errors.ts";
+import { isInfrastructureError, isTerminal, TerminalError } from "./errors.ts";
 import {
   type Broker,
   contextStream,
@@ -38,6 +38,8 @@ export interface ConsumerDeps {
   broker: Broker;
   logger: Logger;
   metrics: Metrics;
+  /** The deployment's settings (CONSUMER_*); a consumer's own options override them. */
+  defaults?: ConsumerOptions;
 }
 
 export interface ConsumerOptions {
@@ -68,14 +70,15 @@ type Outcome = { kind: "ok" | "duplicate" } | { kind: "error"; error: unknown };
 export function startConsumer<T extends EventType>(
   deps: ConsumerDeps,
   spec: ConsumerSpec<T>,
-  {
+  options: ConsumerOptions = {},
+): RunningConsumer {
+  const {
     batchSize = 100,
     maxDeliver = 8,
     ackWaitMs = 30_000,
     baseBackoffMs = 500,
     maxBackoffMs = 30_000,
-  }: ConsumerOptions = {},
-): RunningConsumer {
+  } = { ...deps.defaults, ...options };
   const { sql, broker, logger, metrics } = deps;
   const log = logger.child({ consumer: spec.name });
   const stream = contextStream(broker.namespace, spec.type);
@@ -204,7 +207,9 @@ export function startConsumer<T extends EventType>(
       return;
     }
     const reason = String((outcome.error as Error)?.message ?? outcome.error);
-    if (isTerminal(outcome.error) || item.msg.info.deliveryCount >= maxDeliver) {
+    const exhausted =
+      item.msg.info.deliveryCount >= maxDeliver && !isInfrastructureError(outcome.error);
+    if (isTerminal(outcome.error) || exhausted) {
       await deadLetter(item, reason);
       return;
     }

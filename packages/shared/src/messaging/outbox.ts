@@ -61,14 +61,15 @@ export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events
 }
 
 /**
- * A duplicate input re-sends what it caused: its published outputs become unpublished again
- * and the relay publishes them with their original ids (JetStream or the next inbox de-dups).
+ * A duplicate input re-sends what it caused: its outputs become unpublished again and the relay
+ * publishes them under a new Nats-Msg-Id (`<event id>:<resends>`), so JetStream's de-dup window
+ * cannot swallow a re-send meant to heal a lost hop; the next inbox de-dups by event id.
  */
 export async function resendOutputsOf(sql: TxSql | Sql, causationIds: string[]) {
   if (causationIds.length === 0) return 0;
   const rows = await sql`
     with resent as (
-      update outbox set published_at = null, locked_until = null
+      update outbox set published_at = null, locked_until = null, resends = resends + 1
       where causation_id = any(${causationIds}::uuid[]) and published_at is not null
       returning 1
     )

@@ -22,6 +22,7 @@ export interface RelayOptions {
 
 interface ClaimedRow {
   id: string;
+  resends: number;
   subject: string;
   payload: string;
   headers: Record<string, string>;
@@ -57,7 +58,7 @@ export function startOutboxRelay({
     update outbox o
     set locked_until = now() + make_interval(secs => ${leaseSeconds}), attempts = o.attempts + 1
     from due where o.id = due.id
-    returning o.id, o.subject, o.type, o.envelope::text as payload, o.headers`;
+    returning o.id, o.resends, o.subject, o.type, o.envelope::text as payload, o.headers`;
 
   const publish = (row: ClaimedRow) =>
     inSpan(
@@ -76,11 +77,9 @@ export function startOutboxRelay({
         const h = natsHeaders();
         for (const [key, value] of Object.entries(injectTraceContext())) h.set(key, value);
         h.set("Codflow-Event-Type", row.type);
-        await broker.js.publish(row.subject, row.payload, {
-          msgID: row.id,
-          headers: h,
-          timeout: 5000,
-        });
+        // a re-send gets a fresh message id: the broker's de-dup window must not swallow it
+        const msgID = row.resends === 0 ? row.id : `${row.id}:${row.resends}`;
+        await broker.js.publish(row.subject, row.payload, { msgID, headers: h, timeout: 5000 });
       },
     );
 
@@ -99,7 +98,8 @@ export function startOutboxRelay({
           (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason,
         );
         await sql`update outbox
-                  set locked_until = now() + make_interval(secs => least(attempts, 30)), last_error = ${reason}
+                  set locked_until = now() + make_interval(secs => least(0.1 * power(2, attempts), 5)),
+                      last_error = ${reason}
                   where id = any(${failed}::uuid[])`;
         logger.warn({ failed: failed.length, reason }, "outbox publish failed; will retry");
       }

@@ -29,6 +29,8 @@ export const outbox = pgTable(
     publishedAt: timestamp("published_at", { withTimezone: true }),
     lockedUntil: timestamp("locked_until", { withTimezone: true }),
     attempts: integer("attempts").notNull().default(0),
+    /** Times a duplicate input re-sent this row; part of its Nats-Msg-Id so the broker takes it. */
+    resends: integer("resends").notNull().default(0),
     lastError: text("last_error"),
   },
   (t) => [
