@@ -14,6 +14,15 @@ afterAll(async () => {
   await smtp?.stop();
 });
 
+const handled = (eventId: string) =>
+  waitFor(
+    async () => (await fx.sql`select 1 from inbox where event_id = ${eventId}`).length === 1,
+    {
+      what: `event ${eventId} handled`,
+    },
+  );
+const notificationsOfCheckout = (checkoutId: string) =>
+  fx.sql`select event_id, template, status from notifications where checkout_id = ${checkoutId}`;
 const notificationsOf = (eventId: string) =>
   fx.sql`select id, template, status, attempts, last_error from notifications where event_id = ${eventId}`;
 
@@ -75,6 +84,23 @@ describe("notifier.checkout-confirmed", () => {
     expect(await notificationsOf(event.id)).toHaveLength(1);
   });
 
+  it("sends one email per checkout when its confirmation is re-emitted under a new event id", async () => {
+    const email = newCustomerEmail();
+    const data = confirmedData(email);
+    const first = await fx.publish("checkout.confirmed", data);
+    await waitFor(() => smtp.to(email).length === 1, { what: "the first email" });
+
+    const again = await fx.publish("checkout.confirmed", data);
+
+    expect(again.id).not.toBe(first.id);
+    await handled(again.id);
+    await fx.dispatchDue();
+    expect(smtp.to(email)).toHaveLength(1);
+    expect(await notificationsOfCheckout(data.checkoutId)).toEqual([
+      { event_id: first.id, template: "order-confirmed", status: "sent" },
+    ]);
+  });
+
   it("records an email without an address as skipped and sends nothing", async () => {
     const event = await fx.publish("checkout.confirmed", confirmedData(null));
 
@@ -109,5 +135,21 @@ describe("notifier.checkout-failed", () => {
     expect(mail?.text).not.toContain(data.detail);
     const [notification] = await notificationsOf(event.id);
     expect(notification).toMatchObject({ template: "checkout-failed", status: "sent" });
+  });
+
+  it("sends one email per checkout when its failure is re-emitted under a new event id", async () => {
+    const email = newCustomerEmail();
+    const data = failedData(email);
+    const first = await fx.publish("checkout.failed", data);
+    await waitFor(() => smtp.to(email).length === 1, { what: "the first email" });
+
+    const again = await fx.publish("checkout.failed", data);
+
+    await handled(again.id);
+    await fx.dispatchDue();
+    expect(smtp.to(email)).toHaveLength(1);
+    expect(await notificationsOfCheckout(data.checkoutId)).toEqual([
+      { event_id: first.id, template: "checkout-failed", status: "sent" },
+    ]);
   });
 });

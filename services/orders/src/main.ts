@@ -1,6 +1,7 @@
 import { loadConfigOrExit, runService, startConsumer, startPlatform } from "@codflow/shared";
 import { createApp } from "./app.ts";
 import { configSchema } from "./config.ts";
+import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
 import { onInventoryReserved } from "./consumers/on-inventory-reserved.ts";
 import { onVendorUpserted } from "./consumers/on-vendor-upserted.ts";
 
@@ -18,5 +19,6 @@ const app = createApp(deps);
 const consumers = [
   startConsumer(platform.consumerDeps, onVendorUpserted()),
   startConsumer(platform.consumerDeps, onInventoryReserved({ logger: platform.logger })),
+  startConsumer(platform.consumerDeps, onCheckoutFailed({ logger: platform.logger })),
 ];
 await runService(platform, { app, consumers });

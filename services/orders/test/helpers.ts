@@ -1,12 +1,18 @@
 import {
   type ConsumerOptions,
   type EventData,
+  type FailureReason,
   startConsumer,
   startOutboxRelay,
 } from "@codflow/shared";
 import { shirtAndSocks, startTestPlatform } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
-import { createApp, onInventoryReserved, onVendorUpserted } from "../src/index.ts";
+import {
+  createApp,
+  onCheckoutFailed,
+  onInventoryReserved,
+  onVendorUpserted,
+} from "../src/index.ts";
 
 /**
  * A private database and NATS namespace for one test file, with the real outbox relay and the
@@ -22,6 +28,7 @@ export async function startOrdersFixture({
   platform.track(startOutboxRelay({ ...consumerDeps, pollMs: 100 }));
   platform.track(startConsumer(consumerDeps, onVendorUpserted(), consumerOptions));
   platform.track(startConsumer(consumerDeps, onInventoryReserved({ logger }), consumerOptions));
+  platform.track(startConsumer(consumerDeps, onCheckoutFailed({ logger }), consumerOptions));
   const app = createApp({
     logger,
     metrics: platform.metrics,
@@ -65,4 +72,19 @@ export const reservedData = (
   lines: shirtAndSocks(vendorId),
   totalMinor: 3499,
   currency: "EUR",
+});
+
+/** The abort signal checkout sends when `checkoutId` fails. */
+export const checkoutFailedData = (
+  checkoutId: string,
+  {
+    reason = "timed_out",
+    customerId = "customer-1",
+  }: { reason?: FailureReason; customerId?: string } = {},
+): EventData<"checkout.failed"> => ({
+  checkoutId,
+  customerId,
+  customerEmail: null,
+  reason,
+  detail: `checkout failed: ${reason}`,
 });

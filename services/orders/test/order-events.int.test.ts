@@ -15,10 +15,8 @@ beforeAll(async () => {
   const vendorId = uuidv7();
   const data = reservedData(vendorId);
   await database.sql`insert into vendors (id, name, slug, revision) values (${vendorId}, 'V', 'v', 1)`;
-  const order = await database.sql.begin((tx) =>
-    insertOrder(tx, { ...data, id: uuidv7(), audit: {} }),
-  );
-  orderId = order?.id ?? "";
+  orderId = uuidv7();
+  await database.sql.begin((tx) => insertOrder(tx, { ...data, id: orderId, audit: {} }));
 });
 afterAll(async () => {
   await database?.close();

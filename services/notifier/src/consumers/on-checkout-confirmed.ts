@@ -4,7 +4,8 @@ import { renderOrderConfirmed, TEMPLATES } from "../domain/templates.ts";
 
 /**
  * Queues the order-confirmed email (order number, items, total to pay on delivery) for the
- * mailer, once per event. Emits nothing: an email never changes an order or a checkout, so
+ * mailer, once per checkout (even if its confirmation is re-emitted under a new event id).
+ * Emits nothing: an email never changes an order or a checkout, so
  * there is nothing to undo.
  */
 export function onCheckoutConfirmed(): ConsumerSpec<"checkout.confirmed"> {
@@ -14,6 +15,7 @@ export function onCheckoutConfirmed(): ConsumerSpec<"checkout.confirmed"> {
     async handle(event, tx) {
       await queueNotification(tx.sql, {
         eventId: event.id,
+        checkoutId: event.data.checkoutId,
         template: TEMPLATES.orderConfirmed,
         recipient: event.data.customerEmail,
         email: renderOrderConfirmed(event.data),

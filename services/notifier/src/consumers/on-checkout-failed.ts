@@ -4,7 +4,8 @@ import { renderCheckoutFailed, TEMPLATES } from "../domain/templates.ts";
 
 /**
  * Queues the email that tells the customer, in plain words, why their checkout failed, once per
- * event. Emits nothing and has nothing to undo.
+ * checkout (even if its failure is re-emitted under a new event id). Emits nothing and has
+ * nothing to undo.
  */
 export function onCheckoutFailed(): ConsumerSpec<"checkout.failed"> {
   return {
@@ -13,6 +14,7 @@ export function onCheckoutFailed(): ConsumerSpec<"checkout.failed"> {
     async handle(event, tx) {
       await queueNotification(tx.sql, {
         eventId: event.id,
+        checkoutId: event.data.checkoutId,
         template: TEMPLATES.checkoutFailed,
         recipient: event.data.customerEmail,
         email: renderCheckoutFailed(event.data),

@@ -7,7 +7,9 @@ import type { RenderedEmail, TemplateName } from "../domain/templates.ts";
 export const NOTIFICATIONS_CHANNEL = "codflow_notifications";
 
 /**
- * Queues one email for (event, template), at most once whatever the broker redelivers; an
+ * Queues one email for (event, template), at most once whatever the broker redelivers, and at
+ * most once per (checkout, template) even when an outcome is re-emitted under a new event id:
+ * `on conflict do nothing` without a target lets either unique constraint make it a no-op. An
  * email with no address is recorded as `skipped`. Returns the new row's status, or undefined
  * when the email was already queued.
  */
@@ -15,19 +17,27 @@ export async function queueNotification(
   tx: TxSql,
   {
     eventId,
+    checkoutId,
     template,
     recipient,
     email,
-  }: { eventId: string; template: TemplateName; recipient: string | null; email: RenderedEmail },
+  }: {
+    eventId: string;
+    /** The checkout the email is about; null for emails about none. */
+    checkoutId: string | null;
+    template: TemplateName;
+    recipient: string | null;
+    email: RenderedEmail;
+  },
 ) {
   const status: NotificationStatus = recipient ? "pending" : "skipped";
   const [row] = await tx<{ status: NotificationStatus }[]>`
     with queued as (
-      insert into notifications (id, event_id, template, recipient, subject, body_text, status,
-                                 last_error)
-      values (${uuidv7()}, ${eventId}, ${template}, ${recipient}, ${email.subject}, ${email.text},
-              ${status}, ${recipient ? null : "no email address"})
-      on conflict (event_id, template) do nothing
+      insert into notifications (id, event_id, checkout_id, template, recipient, subject,
+                                 body_text, status, last_error)
+      values (${uuidv7()}, ${eventId}, ${checkoutId}, ${template}, ${recipient}, ${email.subject},
+              ${email.text}, ${status}, ${recipient ? null : "no email address"})
+      on conflict do nothing
       returning status
     )
     select status, pg_notify(${NOTIFICATIONS_CHANNEL}, '') from queued`;

@@ -7,7 +7,10 @@ export { inbox, outbox } from "@codflow/shared";
 const statusList = NOTIFICATION_STATUSES.map((s) => `'${s}'`).join(", ");
 
 /**
- * One email per (event, template), rendered when the event arrives and sent by the mailer:
+ * One email per (event, template) and per (checkout, template) — a checkout's outcome re-emitted
+ * under a new event id still sends one email; `checkout_id` is null for emails about no
+ * checkout, which only the event key then guards. Rendered when the event arrives, sent by the
+ * mailer:
  * `pending` until sent, retried with back-off, `failed` after the last attempt, `skipped` when
  * there is no address. `locked_until` is the sending lease of a mailer replica.
  */
@@ -16,6 +19,7 @@ export const notifications = pgTable(
   {
     id: uuid("id").primaryKey(),
     eventId: uuid("event_id").notNull(),
+    checkoutId: uuid("checkout_id"),
     template: text("template").notNull(),
     recipient: text("recipient"),
     subject: text("subject").notNull(),
@@ -30,6 +34,7 @@ export const notifications = pgTable(
   },
   (t) => [
     unique("notifications_event_template_unique").on(t.eventId, t.template),
+    unique("notifications_checkout_template_unique").on(t.checkoutId, t.template),
     check("notifications_status_check", sql.raw(`status in (${statusList})`)),
     check(
       "notifications_recipient_check",

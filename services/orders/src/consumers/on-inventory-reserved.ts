@@ -1,5 +1,13 @@
-import { type ConsumerSpec, type Logger, RetryableError, TerminalError } from "@codflow/shared";
+import {
+  type ConsumerSpec,
+  type EventData,
+  type Logger,
+  type NewEvent,
+  RetryableError,
+  TerminalError,
+} from "@codflow/shared";
 import { v7 as uuidv7 } from "uuid";
+import { lockCheckout } from "../db/checkout-lock.ts";
 import { insertOrder, resendConfirmation } from "../db/insert-order.ts";
 import { checkReservedOrder } from "../domain/reserved-order.ts";
 
@@ -8,7 +16,10 @@ const VENDOR_FK = "order_items_vendor_id_vendors_id_fk";
 /**
  * Turns a stock reservation into an order: the order, all its items and its first audit row in
  * one statement, at most one order per checkout. Emits `orders.confirmed` (inventory commits
- * the reservation, checkout confirms). A vendor missing from the replica is retried with
+ * the reservation, checkout confirms); `checkout.failed` undoes it (`orders.abort-checkout`
+ * cancels the order). A checkout that already failed (tombstone in `voided_checkouts`) gets no
+ * order but `orders.failed`, so inventory releases the reservation; the checkout's lock keeps
+ * a concurrent abort from slipping between. A vendor missing from the replica is retried with
  * back-off (its `inventory.vendor_upserted` is late). An event the orders service refuses is
  * dead-lettered, and `onDeadLetter` emits `orders.failed`: the compensation that releases the
  * reservation (inventory) and fails the checkout (checkout).
@@ -25,7 +36,8 @@ export function onInventoryReserved({
       const check = checkReservedOrder(data);
       if (!check.ok) throw new TerminalError(`order refused: ${check.reason}`);
 
-      const order = await insertOrder(tx.sql, {
+      await lockCheckout(tx.sql, data.checkoutId);
+      const result = await insertOrder(tx.sql, {
         id: uuidv7(),
         checkoutId: data.checkoutId,
         reservationId: data.reservationId,
@@ -45,7 +57,11 @@ export function onInventoryReserved({
         throw err;
       });
 
-      if (!order) {
+      if (result.outcome === "voided") {
+        await tx.emit(ordersFailed(data, "checkout already failed"));
+        return;
+      }
+      if (result.outcome === "exists") {
         const existing = await resendConfirmation(tx.sql, data.checkoutId, data.reservationId);
         if (existing?.reservationId !== data.reservationId) {
           // Not ours to release: inventory's expiry sweeper frees a stray reservation.
@@ -65,8 +81,8 @@ export function onInventoryReserved({
         type: "orders.confirmed",
         correlationId: data.checkoutId,
         data: {
-          orderId: order.id,
-          orderNumber: order.number,
+          orderId: result.id,
+          orderNumber: result.number,
           checkoutId: data.checkoutId,
           reservationId: data.reservationId,
           customerId: data.customerId,
@@ -77,19 +93,24 @@ export function onInventoryReserved({
       });
     },
     async onDeadLetter({ data }, tx, reason) {
-      await tx.emit({
-        type: "orders.failed",
-        correlationId: data.checkoutId,
-        data: {
-          checkoutId: data.checkoutId,
-          reservationId: data.reservationId,
-          customerId: data.customerId,
-          detail: reason,
-        },
-      });
+      await tx.emit(ordersFailed(data, reason));
     },
   };
 }
+
+const ordersFailed = (
+  data: EventData<"inventory.reserved">,
+  detail: string,
+): NewEvent<"orders.failed"> => ({
+  type: "orders.failed",
+  correlationId: data.checkoutId,
+  data: {
+    checkoutId: data.checkoutId,
+    reservationId: data.reservationId,
+    customerId: data.customerId,
+    detail,
+  },
+});
 
 function isForeignKeyViolation(err: unknown, constraint: string) {
   const pgError = err as { code?: string; constraint_name?: string };

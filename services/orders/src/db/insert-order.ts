@@ -19,25 +19,36 @@ export interface NewOrder {
   audit: Record<string, unknown>;
 }
 
+/** What `insertOrder` did: made the order, found the checkout's order, or found it voided. */
+export type InsertOrderResult =
+  | { outcome: "created"; id: string; number: string }
+  | { outcome: "exists" }
+  | { outcome: "voided" };
+
 /**
  * Inserts the order, ALL its items and its first audit row in one statement: one round trip,
  * and no state where an order exists without its lines. `on conflict (checkout_id) do nothing`
- * makes a second order for a checkout impossible, whatever the broker redelivers: the result is
- * then undefined and the caller treats the event as a duplicate. The order number comes from a
- * sequence (`CF-000001`, wider once past a million). A missing vendor in the replica fails the
- * statement with a foreign-key violation on `order_items_vendor_id_vendors_id_fk`.
+ * makes a second order for a checkout impossible, whatever the broker redelivers (`exists`). A
+ * checkout in `voided_checkouts` (it failed before its reservation arrived) gets no order
+ * (`voided`); the caller must hold `lockCheckout` so an abort cannot commit its tombstone
+ * unseen while this runs. The order number comes from a sequence (`CF-000001`, wider once past
+ * a million). A missing vendor in the replica fails the statement with a foreign-key violation
+ * on `order_items_vendor_id_vendors_id_fk`.
  */
-export async function insertOrder(tx: TxSql, order: NewOrder) {
+export async function insertOrder(tx: TxSql, order: NewOrder): Promise<InsertOrderResult> {
   const { lines } = order;
-  const [row] = await tx<{ id: string; number: string }[]>`
-    with o as (
+  const [row] = await tx<{ id: string | null; number: string | null; voided: boolean }[]>`
+    with voided as (
+      select 1 from voided_checkouts where checkout_id = ${order.checkoutId}
+    ),
+    o as (
       insert into orders (id, number, checkout_id, reservation_id, customer_id, status,
                           total_minor, currency, payment_method, phone, shipping_address)
       select ${order.id}, 'CF-' || lpad(n::text, greatest(6, length(n::text)), '0'),
              ${order.checkoutId}, ${order.reservationId}, ${order.customerId}, 'confirmed',
              ${order.totalMinor}, ${order.currency}, 'cod', ${order.phone},
              ${JSON.stringify(order.shippingAddress)}::jsonb
-      from nextval('order_number_seq') as n
+      from (select nextval('order_number_seq') as n where not exists (select 1 from voided)) as s
       on conflict (checkout_id) do nothing
       returning id, number
     ),
@@ -62,14 +73,17 @@ export async function insertOrder(tx: TxSql, order: NewOrder) {
       select o.id, 'system', 'system', null, 'confirmed', ${JSON.stringify(order.audit)}::jsonb
       from o
     )
-    select id, number from o`;
-  return row;
+    select (select id from o) as id, (select number from o) as number,
+           exists (select 1 from voided) as voided`;
+  if (row?.id && row.number) return { outcome: "created", id: row.id, number: row.number };
+  return { outcome: row?.voided ? "voided" : "exists" };
 }
 
 /**
  * A second reservation event for a checkout that already has its order re-sends the original
- * `orders.confirmed` (same event id, so every downstream inbox recognises it) — but only when it
- * names the order's own reservation. Returns the order it found, if any.
+ * `orders.confirmed` (same event id, so every downstream inbox recognises it; a fresh
+ * Nats-Msg-Id through `resends`, so JetStream's de-dup window cannot swallow it) — but only
+ * when it names the order's own reservation. Returns the order it found, if any.
  */
 export async function resendConfirmation(tx: TxSql, checkoutId: string, reservationId: string) {
   const [order] = await tx<{ number: string; reservationId: string; resent: number }[]>`
@@ -77,7 +91,7 @@ export async function resendConfirmation(tx: TxSql, checkoutId: string, reservat
       select number, reservation_id from orders where checkout_id = ${checkoutId}
     ),
     resent as (
-      update outbox set published_at = null, locked_until = null
+      update outbox set published_at = null, locked_until = null, resends = resends + 1
       where correlation_id = ${checkoutId} and type = 'orders.confirmed'
         and published_at is not null
         and exists (select 1 from existing where reservation_id = ${reservationId})

@@ -105,3 +105,16 @@ export const orderEvents = pgTable(
   },
   (t) => [index("order_events_order_idx").on(t.orderId, t.id)],
 );
+
+/**
+ * Checkouts that failed before their order existed (`checkout.failed` came first): a late
+ * `inventory.reserved` for one of them makes no order and emits `orders.failed` instead, so
+ * inventory releases the reservation. Written and read under the checkout's lock
+ * (`lockCheckout`), so a tombstone and a confirmed order never both exist for one checkout.
+ */
+export const voidedCheckouts = pgTable("voided_checkouts", {
+  checkoutId: uuid("checkout_id").primaryKey(),
+  /** Why checkout failed it (the `checkout.failed` reason). */
+  reason: text("reason").notNull(),
+  voidedAt: timestamp("voided_at", { withTimezone: true }).notNull().defaultNow(),
+});
