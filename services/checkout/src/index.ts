@@ -1,8 +1,12 @@
 export { type AppDeps, createApp } from "./app.ts";
 export { type Config, configSchema } from "./config.ts";
+export { onInventoryCommitted } from "./consumers/on-inventory-committed.ts";
 export { onInventoryRejected } from "./consumers/on-inventory-rejected.ts";
+export { onInventoryReservationExpired } from "./consumers/on-inventory-reservation-expired.ts";
 export { onInventoryVariantUpserted } from "./consumers/on-inventory-variant-upserted.ts";
-export { onOrdersConfirmed } from "./consumers/on-orders-confirmed.ts";
 export { onOrdersFailed } from "./consumers/on-orders-failed.ts";
+export type { OutcomeDeps } from "./consumers/terminal-outcome.ts";
 export { upsertCatalogVariant } from "./db/catalog.ts";
+export { type CheckoutMetrics, createCheckoutMetrics } from "./metrics.ts";
+export { type RedriverDeps, startRedriver } from "./redriver.ts";
 export { type StatusWatch, startStatusWatch } from "./status-watch.ts";

@@ -1,16 +1,20 @@
 import { loadConfigOrExit, runService, startConsumer, startPlatform } from "@codflow/shared";
 import { createApp } from "./app.ts";
 import { configSchema } from "./config.ts";
+import { onInventoryCommitted } from "./consumers/on-inventory-committed.ts";
 import { onInventoryRejected } from "./consumers/on-inventory-rejected.ts";
+import { onInventoryReservationExpired } from "./consumers/on-inventory-reservation-expired.ts";
 import { onInventoryVariantUpserted } from "./consumers/on-inventory-variant-upserted.ts";
-import { onOrdersConfirmed } from "./consumers/on-orders-confirmed.ts";
 import { onOrdersFailed } from "./consumers/on-orders-failed.ts";
+import { createCheckoutMetrics } from "./metrics.ts";
+import { startRedriver } from "./redriver.ts";
 import { startStatusWatch } from "./status-watch.ts";
 
 const config = loadConfigOrExit("checkout", configSchema);
 
 const platform = await startPlatform(config);
 const { database, broker, logger, metrics, consumerDeps } = platform;
+const checkoutMetrics = createCheckoutMetrics(metrics);
 const statusWatch = startStatusWatch({ sql: database.sql, logger });
 
 const app = createApp({
@@ -24,15 +28,28 @@ const app = createApp({
   statusWatch,
 });
 
+const outcomeDeps = { logger, metrics: checkoutMetrics };
 const consumers = [
   startConsumer(consumerDeps, onInventoryVariantUpserted()),
-  startConsumer(consumerDeps, onInventoryRejected({ logger })),
-  startConsumer(consumerDeps, onOrdersConfirmed({ logger })),
-  startConsumer(consumerDeps, onOrdersFailed({ logger })),
+  startConsumer(consumerDeps, onInventoryRejected(outcomeDeps)),
+  startConsumer(consumerDeps, onInventoryReservationExpired(outcomeDeps)),
+  startConsumer(consumerDeps, onInventoryCommitted(outcomeDeps)),
+  startConsumer(consumerDeps, onOrdersFailed(outcomeDeps)),
+];
+
+const workers = [
+  startRedriver({
+    config,
+    sql: database.sql,
+    namespace: broker.namespace,
+    logger,
+    metrics: checkoutMetrics,
+  }),
 ];
 
 await runService(platform, {
   app,
   consumers,
+  workers,
   streams: [statusWatch],
 });

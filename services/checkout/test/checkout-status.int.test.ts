@@ -7,8 +7,8 @@ import {
   type CheckoutFixture,
   type CheckoutJson,
   customerWithCart,
+  inventoryCommittedFor,
   json,
-  ordersConfirmedFor,
   sseReader,
   startCheckoutFixture,
 } from "./helpers.ts";
@@ -35,8 +35,8 @@ async function cartReadyToOrder() {
   const cart = await customerWithCart(fx);
   const confirm = (checkoutId: string) =>
     fx.publish(
-      "orders.confirmed",
-      ordersConfirmedFor(checkoutId, cart.shopper.id, [
+      "inventory.committed",
+      inventoryCommittedFor(checkoutId, cart.shopper.id, [
         { variant: cart.mug, qty: 2 },
         { variant: cart.spoon, qty: 1 },
       ]),
@@ -158,7 +158,7 @@ describe("GET /v1/checkouts/:id/events", () => {
     await events.next();
 
     await fx.sql`
-      update checkouts set status = 'failed', failure_reason = 'timed_out', failure_detail = '"test"',
+      update checkouts set status = 'failed', failure_reason = 'timed_out', failure_detail = 'test',
              updated_at = now(), completed_at = now()
       where id = ${id}`;
 

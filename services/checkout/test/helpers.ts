@@ -3,9 +3,11 @@ import { signToken, startTestPlatform } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import {
   createApp,
+  createCheckoutMetrics,
+  onInventoryCommitted,
   onInventoryRejected,
+  onInventoryReservationExpired,
   onInventoryVariantUpserted,
-  onOrdersConfirmed,
   onOrdersFailed,
   type StatusWatch,
   startStatusWatch,
@@ -16,12 +18,13 @@ export const COD_MAX_ORDER_MINOR = 1_000_00;
 
 /**
  * A checkout service of this test file's own: a private database and NATS namespace, the real
- * app, the status watch and (with `consumers: true`) the four real consumers.
+ * app, the status watch, checkout's own metrics and (with `consumers: true`) the real consumers.
  */
 export async function startCheckoutFixture({ consumers = false }: { consumers?: boolean } = {}) {
   const platform = await startTestPlatform("checkout", { poolMax: 20 });
   const { sql, namespace, logger, metrics, verifyToken, consumerDeps } = platform;
   const statusWatch = startStatusWatch({ sql, logger });
+  const checkoutMetrics = createCheckoutMetrics(metrics);
   const deps = {
     config: { COD_MAX_ORDER_MINOR },
     sql,
@@ -34,16 +37,19 @@ export async function startCheckoutFixture({ consumers = false }: { consumers?: 
   };
   if (consumers) {
     const fast = { baseBackoffMs: 50 };
+    const outcomeDeps = { logger, metrics: checkoutMetrics };
     platform.track(startConsumer(consumerDeps, onInventoryVariantUpserted(), fast));
-    platform.track(startConsumer(consumerDeps, onInventoryRejected({ logger }), fast));
-    platform.track(startConsumer(consumerDeps, onOrdersConfirmed({ logger }), fast));
-    platform.track(startConsumer(consumerDeps, onOrdersFailed({ logger }), fast));
+    platform.track(startConsumer(consumerDeps, onInventoryRejected(outcomeDeps), fast));
+    platform.track(startConsumer(consumerDeps, onInventoryReservationExpired(outcomeDeps), fast));
+    platform.track(startConsumer(consumerDeps, onInventoryCommitted(outcomeDeps), fast));
+    platform.track(startConsumer(consumerDeps, onOrdersFailed(outcomeDeps), fast));
   }
 
   return {
     ...platform,
     app: createApp(deps),
     deps,
+    checkoutMetrics,
     statusWatch: statusWatch as StatusWatch,
 
     /** Whether a consumer has committed the effects of an event. */
@@ -102,12 +108,12 @@ export async function customerWithCart(fx: CheckoutFixture, email?: string) {
   return { shopper, mug, spoon, mugLine, spoonLine };
 }
 
-/** What orders would say after turning the reservation of `lines` into an order. */
-export function ordersConfirmedFor(
+/** What inventory would say after committing the reservation of `lines` to a new order. */
+export function inventoryCommittedFor(
   checkoutId: string,
   customerId: string,
   lines: { variant: EventData<"inventory.variant_upserted">; qty: number }[],
-): EventData<"orders.confirmed"> {
+): EventData<"inventory.committed"> {
   const items = lines.map(({ variant, qty }) => ({
     variantId: variant.variantId,
     productSlug: variant.productSlug,
@@ -231,7 +237,7 @@ export interface CheckoutJson {
   statusUrl?: string;
   orderId?: string;
   orderNumber?: string;
-  failure?: { reason: string; detail: unknown };
+  failure?: { reason: string; detail: string; lines?: unknown[] };
   totalMinor: number;
   currency: string;
   createdAt: string;

@@ -6,8 +6,8 @@ import {
   type CheckoutJson,
   customerWithCart,
   givenVariant,
+  inventoryCommittedFor,
   json,
-  ordersConfirmedFor,
   outboxEvents,
   startCheckoutFixture,
 } from "./helpers.ts";
@@ -27,18 +27,20 @@ async function processingCheckout(email = "ada@example.com") {
   return { ...cart, checkoutId: id, status };
 }
 
-describe("checkout.on-orders-confirmed", () => {
+describe("checkout.on-inventory-committed", () => {
   it("confirms the checkout, removes exactly the ordered quantities and appends checkout.confirmed", async () => {
     const { shopper, mug, spoon, mugLine, checkoutId, status } = await processingCheckout();
     const fork = await givenVariant(fx, { title: "Fork" });
     await shopper.addLine(mug.variantId, 1);
     await shopper.addLine(fork.variantId, 4);
 
-    const confirmed = ordersConfirmedFor(checkoutId, shopper.id, [
+    const confirmed = inventoryCommittedFor(checkoutId, shopper.id, [
       { variant: mug, qty: 2 },
       { variant: spoon, qty: 1 },
     ]);
-    const event = await fx.publish("orders.confirmed", confirmed, { correlationId: checkoutId });
+    const event = await fx.publish("inventory.committed", confirmed, {
+      correlationId: checkoutId,
+    });
 
     await waitFor(async () => (await status()) === "confirmed", { what: "confirmed" });
     const checkout = await json<CheckoutJson>(
@@ -68,13 +70,15 @@ describe("checkout.on-orders-confirmed", () => {
     });
   });
 
-  it("applies a redelivered orders.confirmed once", async () => {
+  it("applies a redelivered inventory.committed once", async () => {
     const { shopper, mug, spoon, checkoutId, status } = await processingCheckout();
-    const confirmed = ordersConfirmedFor(checkoutId, shopper.id, [
+    const confirmed = inventoryCommittedFor(checkoutId, shopper.id, [
       { variant: mug, qty: 2 },
       { variant: spoon, qty: 1 },
     ]);
-    const event = await fx.publish("orders.confirmed", confirmed, { correlationId: checkoutId });
+    const event = await fx.publish("inventory.committed", confirmed, {
+      correlationId: checkoutId,
+    });
     await waitFor(async () => (await status()) === "confirmed", { what: "confirmed" });
     await fx.sql`update outbox set published_at = now() where correlation_id = ${checkoutId}`;
     await shopper.addLine(mug.variantId, 2);
@@ -116,7 +120,8 @@ describe("checkout.on-inventory-rejected", () => {
     const checkout = await json<CheckoutJson>(
       await shopper.call("GET", `/v1/checkouts/${checkoutId}`),
     );
-    expect(checkout.failure).toEqual({ reason: "out_of_stock", detail: lines });
+    const detail = "We could not reserve your items: Blue mug: 2 requested, 1 available.";
+    expect(checkout.failure).toEqual({ reason: "out_of_stock", detail, lines });
     expect((await shopper.cart()).lines.map((l) => l.qty)).toEqual([2, 1]);
     const [emitted] = await outboxEvents(fx, "checkout.failed", checkoutId);
     expect(emitted?.data).toEqual({
@@ -124,7 +129,7 @@ describe("checkout.on-inventory-rejected", () => {
       customerId: shopper.id,
       customerEmail: "ada@example.com",
       reason: "out_of_stock",
-      detail: "We could not reserve your items: Blue mug: 2 requested, 1 available.",
+      detail,
     });
     expect((await shopper.checkout(uuidv7())).status).toBe(202);
   });
@@ -146,17 +151,52 @@ describe("checkout.on-orders-failed", () => {
     const checkout = await json<CheckoutJson>(
       await shopper.call("GET", `/v1/checkouts/${checkoutId}`),
     );
-    expect(checkout.failure).toEqual({ reason: "order_failed", detail: "db down" });
+    const detail = "We could not create your order: db down";
+    expect(checkout.failure).toEqual({ reason: "order_failed", detail });
     const [emitted] = await outboxEvents(fx, "checkout.failed", checkoutId);
     expect(emitted?.data).toMatchObject({
       reason: "order_failed",
       customerEmail: "ada@example.com",
+      detail,
+    });
+  });
+});
+
+describe("checkout.on-inventory-reservation-expired", () => {
+  it("fails the checkout with reservation_expired, keeps the cart, appends checkout.failed in plain words", async () => {
+    const { shopper, checkoutId, status } = await processingCheckout();
+
+    const event = await fx.publish(
+      "inventory.reservation_expired",
+      { checkoutId, reservationId: uuidv7(), expiredAt: new Date().toISOString() },
+      { correlationId: checkoutId },
+    );
+
+    await waitFor(async () => (await status()) === "failed", { what: "failed" });
+    const checkout = await json<CheckoutJson>(
+      await shopper.call("GET", `/v1/checkouts/${checkoutId}`),
+    );
+    expect(checkout.failure?.reason).toBe("reservation_expired");
+    expect(checkout.failure?.detail).toMatch(/could not be completed in time/);
+    expect((await shopper.cart()).lines.map((l) => l.qty)).toEqual([2, 1]);
+    const [emitted, ...more] = await outboxEvents(fx, "checkout.failed", checkoutId);
+    expect(more).toEqual([]);
+    expect(emitted?.causationId).toBe(event.id);
+    expect(emitted?.data).toEqual({
+      checkoutId,
+      customerId: shopper.id,
+      customerEmail: "ada@example.com",
+      reason: "reservation_expired",
+      detail: checkout.failure?.detail,
     });
   });
 });
 
 describe("an outcome for a checkout already terminal", () => {
-  it("is not applied: a failed checkout stays failed and its cart stays whole", async () => {
+  const lateOutcomes = (event: string, state: string) =>
+    fx.counter("codflow_checkout_late_outcomes_total", { event, state });
+
+  it("is recorded, not applied: inventory.committed after the checkout failed leaves it failed and the cart whole", async () => {
     const { shopper, mug, spoon, checkoutId, status } = await processingCheckout();
     const rejected = {
       checkoutId,
@@ -165,16 +205,43 @@ describe("an outcome for a checkout already terminal", () => {
     };
     await fx.publish("inventory.rejected", rejected, { correlationId: checkoutId });
     await waitFor(async () => (await status()) === "failed", { what: "failed" });
+    const before = await lateOutcomes("inventory.committed", "failed");
 
-    const late = ordersConfirmedFor(checkoutId, shopper.id, [{ variant: mug, qty: 2 }]);
-    const event = await fx.publish("orders.confirmed", late, { correlationId: checkoutId });
-    await waitFor(() => fx.handled("checkout.on-orders-confirmed", event.id), {
-      what: "the late orders.confirmed handled",
+    const late = inventoryCommittedFor(checkoutId, shopper.id, [{ variant: mug, qty: 2 }]);
+    const event = await fx.publish("inventory.committed", late, { correlationId: checkoutId });
+    await waitFor(() => fx.handled("checkout.on-inventory-committed", event.id), {
+      what: "the late inventory.committed handled",
     });
 
     expect(await status()).toBe("failed");
     expect(await outboxEvents(fx, "checkout.confirmed", checkoutId)).toEqual([]);
+    expect(await outboxEvents(fx, "checkout.failed", checkoutId)).toHaveLength(1);
     expect((await shopper.cart()).lines.map((l) => l.qty)).toEqual([2, 1]);
+    expect(await lateOutcomes("inventory.committed", "failed")).toBe(before + 1);
+  });
+
+  it("is recorded, not applied: reservation_expired after the checkout confirmed leaves it confirmed", async () => {
+    const { shopper, mug, spoon, checkoutId, status } = await processingCheckout();
+    const committed = inventoryCommittedFor(checkoutId, shopper.id, [
+      { variant: mug, qty: 2 },
+      { variant: spoon, qty: 1 },
+    ]);
+    await fx.publish("inventory.committed", committed, { correlationId: checkoutId });
+    await waitFor(async () => (await status()) === "confirmed", { what: "confirmed" });
+    const before = await lateOutcomes("inventory.reservation_expired", "confirmed");
+
+    const event = await fx.publish(
+      "inventory.reservation_expired",
+      { checkoutId, reservationId: committed.reservationId, expiredAt: new Date().toISOString() },
+      { correlationId: checkoutId },
+    );
+    await waitFor(() => fx.handled("checkout.on-inventory-reservation-expired", event.id), {
+      what: "the late reservation_expired handled",
+    });
+
+    expect(await status()).toBe("confirmed");
+    expect(await outboxEvents(fx, "checkout.failed", checkoutId)).toEqual([]);
+    expect(await lateOutcomes("inventory.reservation_expired", "confirmed")).toBe(before + 1);
   });
 });
 

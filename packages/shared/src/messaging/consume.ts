@@ -22,6 +22,8 @@ export interface MessageTx {
   sql: TxSql;
   /** Appends events caused by the message being handled (causation + correlation filled in). */
   emit(events: NewEvent | NewEvent[]): Promise<void>;
+  /** Runs `fn` once the effects committed (metrics, wake-ups); never if they rolled back. */
+  afterCommit(fn: () => void): void;
 }
 
 export interface ConsumerSpec<T extends EventType> {
@@ -57,7 +59,10 @@ export interface RunningConsumer {
 }
 
 type Decoded<T extends EventType> = { msg: JsMsg; event: EventOf<T> };
-type Outcome = { kind: "ok" | "duplicate" } | { kind: "error"; error: unknown };
+type Outcome =
+  | { kind: "ok"; afterCommit: (() => void)[] }
+  | { kind: "duplicate" }
+  | { kind: "error"; error: unknown };
 
 /**
  * A durable pull consumer with explicit acks, batched: a batch's effects and inbox rows commit
@@ -129,10 +134,13 @@ export function startConsumer<T extends EventType>(
     return { ...envelope.data, type: spec.type, data: data.data } as EventOf<T>;
   };
 
-  const messageTx = (tx: TxSql): MessageTx => ({
+  const messageTx = (tx: TxSql, afterCommit: (() => void)[] = []): MessageTx => ({
     sql: tx,
     emit: async (events) => {
       await appendToOutbox(tx, broker.namespace, Array.isArray(events) ? events : [events]);
+    },
+    afterCommit: (fn) => {
+      afterCommit.push(fn);
     },
   });
 
@@ -161,8 +169,9 @@ export function startConsumer<T extends EventType>(
             await resendOutputsOf(tx, [event.id]);
             return { kind: "duplicate" } as const;
           }
-          await spec.handle(event, messageTx(tx));
-          return { kind: "ok" } as const;
+          const afterCommit: (() => void)[] = [];
+          await spec.handle(event, messageTx(tx, afterCommit));
+          return { kind: "ok", afterCommit } as const;
         },
       ),
     );
@@ -180,16 +189,18 @@ export function startConsumer<T extends EventType>(
     });
     if (event && spec.onDeadLetter) {
       const compensate = spec.onDeadLetter;
+      const afterCommit: (() => void)[] = [];
       await sql.begin(async (tx) => {
         const claimed = await tx`
           insert into inbox (consumer, event_id) values (${`${spec.name}:dead-letter`}, ${event.id})
           on conflict do nothing returning 1`;
         if (claimed.length > 0) {
           await runWithContext({ correlationId: event.correlationId, causationId: event.id }, () =>
-            compensate(event, messageTx(tx), reason),
+            compensate(event, messageTx(tx, afterCommit), reason),
           );
         }
       });
+      for (const fn of afterCommit) fn();
     }
     msg.ack();
     metrics.consumerResults.inc({ ...labels, result: "dead_lettered" });
@@ -202,6 +213,7 @@ export function startConsumer<T extends EventType>(
 
   const settle = async (item: Decoded<T>, outcome: Outcome) => {
     if (outcome.kind !== "error") {
+      if (outcome.kind === "ok") for (const fn of outcome.afterCommit) fn();
       item.msg.ack();
       metrics.consumerResults.inc({ ...labels, result: outcome.kind });
       return;

@@ -1,5 +1,6 @@
 import type { FailureReason, TxSql } from "@codflow/shared";
 import { removeOrderedQuantities } from "../domain/cart-line-removal.ts";
+import type { RejectedLine } from "../domain/failure-summary.ts";
 import type { CheckoutStatus } from "./schema.ts";
 
 /**
@@ -14,18 +15,28 @@ interface Settled {
   cartId: string;
 }
 
+export interface CheckoutFailure {
+  checkoutId: string;
+  reason: FailureReason;
+  /** The sentence the customer reads. */
+  detail: string;
+  /** inventory's per-line reasons, when it rejected the checkout. */
+  lines?: readonly RejectedLine[];
+}
+
 /**
  * Fails a checkout that is still processing; undefined when it is not (already terminal, or
  * unknown): the conditional update decides, so two outcomes can never both apply.
  */
 export async function markCheckoutFailed(
   tx: TxSql,
-  { checkoutId, reason, detail }: { checkoutId: string; reason: FailureReason; detail: unknown },
+  { checkoutId, reason, detail, lines }: CheckoutFailure,
 ) {
   const [row] = await tx<Settled[]>`
     with failed as (
       update checkouts
-      set status = 'failed', failure_reason = ${reason}, failure_detail = ${JSON.stringify(detail)}::jsonb,
+      set status = 'failed', failure_reason = ${reason}, failure_detail = ${detail},
+          failure_lines = ${lines ? JSON.stringify(lines) : null}::jsonb,
           updated_at = now(), completed_at = now()
       where id = ${checkoutId} and status = 'processing'
       returning id, customer_id, customer_email, cart_id

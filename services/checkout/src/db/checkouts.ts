@@ -1,5 +1,6 @@
 import type { ShippingAddress, Sql, TxSql } from "@codflow/shared";
 import type { PricedCartLine } from "../domain/cart.ts";
+import type { RejectedLine } from "../domain/failure-summary.ts";
 import type { CheckoutStatus } from "./schema.ts";
 
 /** A checkout as the customer sees it (GET, Prefer: wait, SSE). */
@@ -8,7 +9,7 @@ export interface CheckoutView {
   status: CheckoutStatus;
   orderId?: string;
   orderNumber?: string;
-  failure?: { reason: string; detail: unknown };
+  failure?: { reason: string; detail: string; lines?: RejectedLine[] };
   totalMinor: number;
   currency: string;
   createdAt: string;
@@ -21,7 +22,8 @@ interface CheckoutRow {
   orderId: string | null;
   orderNumber: string | null;
   failureReason: string | null;
-  failureDetail: unknown;
+  failureDetail: string | null;
+  failureLines: RejectedLine[] | null;
   totalMinor: number;
   currency: string;
   createdAt: Date | string;
@@ -40,7 +42,13 @@ const toView = (row: CheckoutRow): CheckoutView => ({
   ...(row.orderId ? { orderId: row.orderId } : {}),
   ...(row.orderNumber ? { orderNumber: row.orderNumber } : {}),
   ...(row.failureReason
-    ? { failure: { reason: row.failureReason, detail: row.failureDetail } }
+    ? {
+        failure: {
+          reason: row.failureReason,
+          detail: row.failureDetail ?? "",
+          ...(row.failureLines ? { lines: row.failureLines } : {}),
+        },
+      }
     : {}),
   totalMinor: row.totalMinor,
   currency: row.currency,
@@ -52,6 +60,7 @@ export async function findOwnCheckout(sql: Sql | TxSql, id: string, customerId: 
   const [row] = await sql<CheckoutRow[]>`
     select id, status, order_id as "orderId", order_number as "orderNumber",
            failure_reason as "failureReason", failure_detail as "failureDetail",
+           failure_lines as "failureLines",
            total_minor as "totalMinor", currency, created_at as "createdAt", updated_at as "updatedAt"
     from checkouts where id = ${id} and customer_id = ${customerId}`;
   return row && toView(row);
@@ -62,6 +71,7 @@ export async function loadCheckoutViews(sql: Sql | TxSql, ids: string[]) {
   const rows = await sql<CheckoutRow[]>`
     select id, status, order_id as "orderId", order_number as "orderNumber",
            failure_reason as "failureReason", failure_detail as "failureDetail",
+           failure_lines as "failureLines",
            total_minor as "totalMinor", currency, created_at as "createdAt", updated_at as "updatedAt"
     from checkouts where id = any(${ids}::uuid[])`;
   return new Map(rows.map((row) => [row.id, toView(row)]));

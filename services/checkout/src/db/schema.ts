@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   boolean,
   check,
+  index,
   integer,
   jsonb,
   pgTable,
@@ -76,7 +77,10 @@ export const checkouts = pgTable(
       .references(() => carts.id),
     status: text("status", { enum: CHECKOUT_STATUSES }).notNull(),
     failureReason: text("failure_reason"),
-    failureDetail: jsonb("failure_detail"),
+    /** The sentence the customer reads about why the checkout failed. */
+    failureDetail: text("failure_detail"),
+    /** inventory's per-line reasons when it rejected the checkout (out of stock, price changed…). */
+    failureLines: jsonb("failure_lines"),
     orderId: uuid("order_id"),
     orderNumber: text("order_number"),
     totalMinor: integer("total_minor").notNull(),
@@ -85,11 +89,19 @@ export const checkouts = pgTable(
     shippingAddress: jsonb("shipping_address").notNull(),
     ...timestamps,
     completedAt: timestamp("completed_at", { withTimezone: true }),
+    /** Set at creation and at each re-drive: a processing checkout older than this is stalled. */
+    lastProgressAt: timestamp("last_progress_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Times the re-driver re-sent this checkout's `checkout.requested`. */
+    redrives: integer("redrives").notNull().default(0),
   },
   (t) => [
     // The database, not the code, decides that a cart has at most one checkout in flight.
     uniqueIndex("checkouts_one_processing_per_cart")
       .on(t.cartId)
+      .where(sql`${t.status} = 'processing'`),
+    // The re-driver's claim: only checkouts in flight, oldest progress first.
+    index("checkouts_processing_by_last_progress_idx")
+      .on(t.lastProgressAt)
       .where(sql`${t.status} = 'processing'`),
     check("checkouts_status_known", sql`${t.status} in ('processing', 'confirmed', 'failed')`),
     check(

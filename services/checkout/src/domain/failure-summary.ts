@@ -22,3 +22,11 @@ export function describeRejection(
   });
   return `We could not reserve your items: ${clauses.join("; ")}.`;
 }
+
+export const describeOrderFailure = (detail: string) => `We could not create your order: ${detail}`;
+
+export const RESERVATION_EXPIRED_DETAIL =
+  "We held your items, but your order could not be completed in time, so they were released. Your cart is unchanged: please try again.";
+
+export const TIMED_OUT_DETAIL =
+  "We could not complete your order in time. Your cart is unchanged: please try again.";

@@ -3,6 +3,7 @@ import {
   auth,
   HttpProblem,
   problemContent,
+  rejectedLineSchema,
   type ServiceApp,
   shippingAddressSchema,
   type TxSql,
@@ -55,7 +56,13 @@ const checkoutSchema = z
     failure: z
       .object({
         reason: z.string(),
-        detail: z.unknown().openapi({ description: "rejected lines, or a message" }),
+        detail: z.string().openapi({
+          description: "Why, in words the customer reads",
+          example: "We could not reserve your items: Blue mug: 3 requested, 1 available.",
+        }),
+        lines: z.array(rejectedLineSchema).optional().openapi({
+          description: "Per-line reasons when inventory rejected the checkout",
+        }),
       })
       .optional(),
     totalMinor: z.number().int(),
