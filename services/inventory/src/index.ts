@@ -1,5 +1,10 @@
 export { type AppDeps, createApp } from "./app.ts";
 export { type Config, configSchema } from "./config.ts";
+export { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
 export { onCheckoutRequested } from "./consumers/on-checkout-requested.ts";
+export { onOrdersCancelled } from "./consumers/on-orders-cancelled.ts";
 export { onOrdersConfirmed } from "./consumers/on-orders-confirmed.ts";
 export { onOrdersFailed } from "./consumers/on-orders-failed.ts";
+export { RESERVATION_TRANSITIONS, type ReservationStatus } from "./domain/reservation-status.ts";
+export { startExpirySweeper, sweepExpiredReservations } from "./expiry-sweeper.ts";
+export { createInventoryMetrics, type InventoryMetrics } from "./metrics.ts";

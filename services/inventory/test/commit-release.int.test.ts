@@ -1,4 +1,4 @@
-import { deadLetterSubject, type EventData, streamName } from "@codflow/shared";
+import type { EventData } from "@codflow/shared";
 import { waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,7 +18,7 @@ let fx: Inventory;
 beforeAll(async () => {
   fx = await startInventory();
   fx.consume(onCheckoutRequested({ reservationTtlSeconds: 900 }));
-  fx.consume(onOrdersConfirmed());
+  fx.consume(onOrdersConfirmed({ logger: fx.logger, metrics: fx.inventoryMetrics }));
   fx.consume(onOrdersFailed());
 });
 afterAll(() => fx.close());
@@ -49,6 +49,11 @@ const confirmed = ({ data }: Reserved): EventData<"orders.confirmed"> => ({
   currency: data.currency,
 });
 
+const committedEventsOf = async (checkoutId: string) =>
+  (await outboxEvents<EventData<"inventory.committed">>(fx, "inventory.committed")).filter(
+    (e) => e.correlationId === checkoutId,
+  );
+
 const failed = ({ data }: Reserved): EventData<"orders.failed"> => ({
   checkoutId: data.checkoutId,
   reservationId: data.reservationId,
@@ -74,14 +79,15 @@ const handled = async (consumer: string) =>
     .reduce((sum, v) => sum + v.value, 0);
 
 describe("inventory.commit-reservation", () => {
-  it("turns reserved units into committed ones with a commit ledger row per line, once", async () => {
+  it("turns reserved units into committed ones with a commit ledger row per line and emits inventory.committed, once", async () => {
     const product = await seedProduct(fx, [{ stock: 5 }, { stock: 5 }]);
     const [a, b] = product.variants.map((v) => v.id ?? "");
     const reserved = await reserve([
       { variantId: a ?? "", qty: 2 },
       { variantId: b ?? "", qty: 1 },
     ]);
-    await fx.publish("orders.confirmed", confirmed(reserved));
+    const order = confirmed(reserved);
+    const orderConfirmed = await fx.publish("orders.confirmed", order);
     await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "committed", {
       what: "committed",
     });
@@ -95,6 +101,9 @@ describe("inventory.commit-reservation", () => {
       [-1, 1],
       [-2, 2],
     ]);
+    const [committed] = await committedEventsOf(reserved.data.checkoutId);
+    expect(committed?.causationId).toBe(orderConfirmed.id);
+    expect(committed?.data).toEqual(order);
 
     const before = await handled("inventory.commit-reservation");
     await fx.publish("orders.confirmed", confirmed(reserved));
@@ -103,10 +112,11 @@ describe("inventory.commit-reservation", () => {
     });
     expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 5, reserved: 0, committed: 2 });
     expect(await movementsOf(reserved.data.reservationId)).toHaveLength(4);
+    expect(await committedEventsOf(reserved.data.checkoutId)).toHaveLength(1);
     expect(await ledgerMismatches(fx)).toEqual([]);
   });
 
-  it("dead-letters, naming the reservation, an order confirmed after its reservation was released", async () => {
+  it("applies nothing to an order confirmed after its reservation was released: no commitment, no event, counted", async () => {
     const product = await seedProduct(fx, [{ stock: 5 }]);
     const variantId = product.variants[0]?.id ?? "";
     const reserved = await reserve([{ variantId, qty: 2 }]);
@@ -114,25 +124,30 @@ describe("inventory.commit-reservation", () => {
     await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "released", {
       what: "released",
     });
+    const late = { reservation_status: "released" };
+    const lateBefore = await fx.counter("codflow_inventory_late_commits_total", late);
 
     await fx.publish("orders.confirmed", confirmed(reserved));
 
-    const letter = await waitFor(
-      () =>
-        fx.broker.jsm.streams
-          .getMessage(streamName(fx.namespace, "deadletter"), {
-            last_by_subj: deadLetterSubject(fx.namespace, "inventory_commit-reservation"),
-          })
-          .then(
-            (msg) => msg ?? undefined,
-            () => undefined,
-          ),
-      { what: "a dead letter" },
+    await waitFor(
+      async () =>
+        (await fx.counter("codflow_inventory_late_commits_total", late)) === lateBefore + 1,
+      { what: "the late commit counted" },
     );
-    expect(letter?.header.get("Codflow-Dlq-Reason")).toContain(reserved.data.reservationId);
-    expect(letter?.header.get("Codflow-Dlq-Reason")).toContain("released");
+    expect(
+      await fx.counter("codflow_consumer_messages_total", {
+        consumer: "inventory.commit-reservation",
+        result: "dead_lettered",
+      }),
+    ).toBe(0);
     expect(await statusOf(reserved.data.reservationId)).toBe("released");
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 5, reserved: 0, committed: 0 });
+    expect(
+      (await outboxEvents(fx, "inventory.committed")).filter(
+        (e) => e.correlationId === reserved.data.checkoutId,
+      ),
+    ).toEqual([]);
+    expect(await ledgerMismatches(fx)).toEqual([]);
   });
 });
 

@@ -15,7 +15,7 @@ import type {
   publicProductSchema,
   vendorSchema,
 } from "../src/http/schemas.ts";
-import { createApp } from "../src/index.ts";
+import { createApp, createInventoryMetrics, startExpirySweeper } from "../src/index.ts";
 
 /**
  * One test file's inventory: its own database (copied from the migrated template), its own NATS
@@ -26,11 +26,19 @@ export async function startInventory() {
   const { sql, namespace, verifyToken, logger, metrics, consumerDeps } = platform;
   const app = createApp({ sql, namespace, verifyToken, logger, metrics, readiness: [] });
   const adminToken = await signToken({ sub: "admin-1", role: "admin" });
+  const inventoryMetrics = createInventoryMetrics(metrics);
 
   return {
     ...platform,
     app,
     adminToken,
+    inventoryMetrics,
+    /** Starts the expiry sweeper on this database and namespace; stopped by close(). */
+    sweeper({ pollMs = 20 }: { pollMs?: number } = {}) {
+      return platform.track(
+        startExpirySweeper({ sql, namespace, logger, metrics: inventoryMetrics, pollMs }),
+      );
+    },
     /** Starts a real consumer on this namespace; stopped by close(). */
     consume<T extends EventType>(spec: ConsumerSpec<T>, options?: ConsumerOptions) {
       return platform.track(startConsumer(consumerDeps, spec, options));
@@ -151,6 +159,24 @@ export async function ledgerMismatches(fx: Inventory) {
     ) m using (variant_id)
     where (s.on_hand, s.reserved, s.committed)
           is distinct from (coalesce(m.on_hand, 0), coalesce(m.reserved, 0), coalesce(m.committed, 0))`;
+}
+
+/**
+ * Variants whose reserved/committed units differ from what the reservations hold (lines of
+ * active reservations are reserved, lines of committed ones committed).
+ */
+export async function heldMismatches(fx: Inventory) {
+  return fx.sql`
+    select s.variant_id, s.reserved, s.committed, h.reserved as held_reserved,
+           h.committed as held_committed
+    from stock_levels s
+    left join (
+      select l.variant_id,
+             coalesce(sum(l.qty) filter (where r.status = 'active'), 0)::int as reserved,
+             coalesce(sum(l.qty) filter (where r.status = 'committed'), 0)::int as committed
+      from reservation_lines l join reservations r on r.id = l.reservation_id group by l.variant_id
+    ) h using (variant_id)
+    where (s.reserved, s.committed) is distinct from (coalesce(h.reserved, 0), coalesce(h.committed, 0))`;
 }
 
 export type Vendor = z.infer<typeof vendorSchema>;

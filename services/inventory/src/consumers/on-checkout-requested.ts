@@ -2,14 +2,17 @@
  * inventory.reserve-stock — on `checkout.requested`, reserves EVERY line of the checkout or NONE,
  * in the handler's transaction, inside one savepoint that any refusal rolls back whole:
  *   1. claim the checkout (unique reservations.checkout_id: a checkout never reserves twice;
- *      if it already has a reservation, its `inventory.reserved` is re-sent instead),
+ *      if it already has a reservation, its `inventory.reserved` is re-sent instead, unless
+ *      it is the `void` tombstone of a checkout aborted first: then nothing happens),
  *   2. share-lock the variants and check each is sellable at the price and currency the customer
  *      saw (else `product_unavailable` / `price_changed`, per line),
  *   3. ONE conditional multi-row update of stock_levels; if it took fewer lines than asked, the
  *      checkout is refused `out_of_stock`, each short line with requested and available qty.
  * Emits `inventory.reserved` (line snapshots, expiry, and the customer, address and totals for
  * orders) or `inventory.rejected` (reason + per-line details).
- * Undone by: `orders.failed` (inventory.release-reservation), or expiry of the reservation.
+ * Undone by: `checkout.failed` (inventory.abort-checkout), `orders.failed`
+ * (inventory.release-reservation), `orders.cancelled` (inventory.cancel-commitment), or expiry
+ * (the expiry sweeper).
  */
 import {
   type ConsumerSpec,
@@ -24,6 +27,7 @@ import {
   causesOfReserved,
   insertReservation,
   lockVariantsForSale,
+  reservationStatusOf,
   takeStock,
   type VariantForSale,
 } from "../db/reserve-stock.ts";
@@ -53,7 +57,11 @@ type Reserved = {
   lines: RequestedLine[];
   variants: Map<string, VariantForSale>;
 };
-type Attempt = Reserved | { kind: "already-reserved" } | { kind: "refused"; rejection: Rejection };
+type Attempt =
+  | Reserved
+  | { kind: "already-reserved" }
+  | { kind: "aborted" }
+  | { kind: "refused"; rejection: Rejection };
 
 export function onCheckoutRequested({
   reservationTtlSeconds,
@@ -73,6 +81,7 @@ export function onCheckoutRequested({
         });
       if (attempt.kind === "reserved") return emitReserved(tx, data, attempt);
       if (attempt.kind === "already-reserved") return resendReserved(tx, data.checkoutId);
+      if (attempt.kind === "aborted") return;
       await tx.emit({
         type: "inventory.rejected",
         correlationId: data.checkoutId,
@@ -86,7 +95,10 @@ export function onCheckoutRequested({
 async function reserveEveryLine(sp: TxSql, data: Requested, ttlSeconds: number): Promise<Attempt> {
   const { checkoutId } = data;
   const reservation = await insertReservation(sp, { checkoutId, ttlSeconds });
-  if (!reservation) return { kind: "already-reserved" };
+  if (!reservation) {
+    const status = await reservationStatusOf(sp, checkoutId);
+    return status === "void" ? { kind: "aborted" } : { kind: "already-reserved" };
+  }
   const lines = mergeLines(data.lines);
   const variantIds = lines.map((l) => l.variantId);
   const variants = await lockVariantsForSale(sp, variantIds);

@@ -1,8 +1,8 @@
 /**
  * inventory.release-reservation — on `orders.failed`, gives the checkout's reserved stock back
  * in one statement: status released, reserved -= qty per line, a `release` ledger row per line.
- * A reservation already released (or expired) changes nothing. A committed one means an order
- * both confirmed and failed: a broken invariant, thrown as a TerminalError naming it.
+ * A reservation already released, expired or cancelled changes nothing. A committed one means
+ * an order both confirmed and failed: a broken invariant, thrown as a TerminalError naming it.
  * Emits nothing (checkout learns the failure from `orders.failed` itself).
  * Compensates: inventory.reserve-stock.
  */

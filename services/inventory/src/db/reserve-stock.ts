@@ -1,6 +1,7 @@
 import type { TxSql } from "@codflow/shared";
 import { v7 as uuidv7 } from "uuid";
 import type { RequestedLine, VariantOnSale } from "../domain/reservation.ts";
+import type { ReservationStatus } from "../domain/reservation-status.ts";
 import type { DbTimestamp } from "./timestamps.ts";
 
 export interface VariantForSale extends VariantOnSale {
@@ -25,6 +26,13 @@ export async function insertReservation(
     on conflict (checkout_id) do nothing
     returning id, expires_at as "expiresAt"`;
   return reservation;
+}
+
+/** The status of the checkout's reservation (a `void` one is the tombstone of an aborted checkout). */
+export async function reservationStatusOf(sql: TxSql, checkoutId: string) {
+  const [row] = await sql<{ status: ReservationStatus }[]>`
+    select status from reservations where checkout_id = ${checkoutId}`;
+  return row?.status;
 }
 
 /**

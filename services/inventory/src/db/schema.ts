@@ -91,11 +91,14 @@ export const stockLevels = pgTable(
   ],
 );
 
+/** The lifecycle (allowed moves) is RESERVATION_TRANSITIONS in domain/reservation-status.ts. */
 export const reservationStatus = pgEnum("reservation_status", [
   "active",
   "committed",
   "released",
   "expired",
+  "void",
+  "cancelled",
 ]);
 
 export const reservations = pgTable(
