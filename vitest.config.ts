@@ -7,6 +7,7 @@ export default defineConfig({
       "services/*/{src,test}/**/*.test.ts",
       "test/**/*.test.ts",
       "scripts/**/*.test.ts",
+      "ops/**/*.test.ts",
     ],
     globalSetup: ["./test/global-setup.ts"],
     pool: "forks",
