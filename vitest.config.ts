@@ -9,6 +9,8 @@ export default defineConfig({
       "scripts/**/*.test.ts",
       "ops/**/*.test.ts",
     ],
+    // the long randomised and burst variants run under `pnpm test:chaos`
+    exclude: ["**/node_modules/**", "test/chaos/**"],
     globalSetup: ["./test/global-setup.ts"],
     pool: "forks",
     testTimeout: 60_000,

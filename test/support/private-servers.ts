@@ -8,7 +8,8 @@ import { canConnect } from "../../scripts/lib/infra.ts";
 /**
  * A nats-server with JetStream of the test's own (free port, temporary store), so a test can
  * stop and restart the broker without touching anyone else's. `restart()` keeps the store,
- * like a real server restart; `stop({ kill: true })` is a crash.
+ * like a real server restart; `stop({ kill: true })` is a crash; `restart({ wipe: true })`
+ * brings the broker back empty (no streams, no consumers, no messages), as if rebuilt.
  */
 export async function startPrivateNats() {
   const port = await freePort();
@@ -37,8 +38,12 @@ export async function startPrivateNats() {
     port,
     start,
     stop,
-    restart: async (opts?: { kill?: boolean }) => {
-      await stop(opts);
+    restart: async ({ kill = false, wipe = false }: { kill?: boolean; wipe?: boolean } = {}) => {
+      await stop({ kill });
+      if (wipe) {
+        for (const entry of readdirSync(storeDir))
+          rmSync(join(storeDir, entry), { recursive: true, force: true });
+      }
       await start();
     },
     close: async () => {

@@ -1,12 +1,24 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, freePort, uniqueNamespace, waitFor } from "@codflow/shared/testing";
+import { migrateDatabase } from "@codflow/shared";
+import {
+  createTestDatabase,
+  freePort,
+  MIGRATION_FOLDERS,
+  TEST_NATS_URL,
+  uniqueNamespace,
+  waitFor,
+} from "@codflow/shared/testing";
+import postgres from "postgres";
+import type { SystemDatabases } from "./invariants.ts";
 
 export const SERVICES = ["checkout", "inventory", "orders", "notifier"] as const;
-export type ServiceName = (typeof SERVICES)[number] | "gateway";
+export type BackendName = (typeof SERVICES)[number];
+export type ServiceName = BackendName | "gateway";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -15,18 +27,48 @@ interface Running {
   exited: Promise<number | null>;
 }
 
+interface StackDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  /** A broker of the test's own (e.g. `startPrivateNats().url`); the shared one by default. */
+  natsUrl?: string;
+  /**
+   * A PostgreSQL cluster of the test's own (e.g. `startPrivatePostgres().url`): the four
+   * databases are created and migrated there instead of copied from the shared templates.
+   */
+  postgresUrl?: string;
+}
+
 /**
  * The real system for an end-to-end test: each service as its own process on its own port and
- * database (copied from the migrated templates), a private NATS namespace, and the gateway in
- * front — driven over HTTP exactly as the storefront would. `kill`/`start` let failure tests
- * stop and restart one process; logs go to files under `logDir` for post-mortems.
+ * database (copied from the migrated templates, or migrated in `postgresUrl`'s cluster), a
+ * private NATS namespace on `natsUrl`, and the gateway in front — driven over HTTP exactly as
+ * the storefront would. `kill`/`start` let failure tests stop and restart one process, `pid`
+ * lets them signal it (SIGSTOP/SIGCONT); logs go to files under `logDir` for post-mortems.
  */
-export async function startStack({ env = {} }: { env?: Record<string, string> } = {}) {
+export async function startStack({
+  env = {},
+  natsUrl = TEST_NATS_URL,
+  postgresUrl,
+}: StackOptions = {}) {
   const namespace = uniqueNamespace("e2e");
   const logDir = mkdtempSync(join(tmpdir(), "codflow-e2e-"));
   const databases = Object.fromEntries(
-    await Promise.all(SERVICES.map(async (s) => [s, await createTestDatabase(s)] as const)),
-  ) as Record<(typeof SERVICES)[number], Awaited<ReturnType<typeof createTestDatabase>>>;
+    await Promise.all(
+      SERVICES.map(
+        async (s) =>
+          [
+            s,
+            postgresUrl ? await migrateInCluster(postgresUrl, s) : await createTestDatabase(s),
+          ] as const,
+      ),
+    ),
+  ) as Record<BackendName, StackDatabase>;
   const ports = Object.fromEntries(
     await Promise.all(
       [...SERVICES, "gateway" as const].map(async (s) => [s, await freePort()] as const),
@@ -34,11 +76,13 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
   ) as Record<ServiceName, number>;
   const url = (s: ServiceName) => `http://127.0.0.1:${ports[s]}`;
   const processes = new Map<ServiceName, Running>();
+  const unexpectedExits: string[] = [];
 
   const envFor = (service: ServiceName): NodeJS.ProcessEnv => ({
     ...process.env,
     NODE_ENV: "test",
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? "info",
+    NATS_URL: natsUrl,
     NATS_NAMESPACE: namespace,
     PORT: String(ports[service]),
     GATEWAY_PORT: String(ports.gateway),
@@ -57,10 +101,17 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
       stdio: ["ignore", "pipe", "pipe"],
     });
     const log = createWriteStream(join(logDir, `${service}.log`), { flags: "a" });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once("close", () => log.end());
     const exited = new Promise<number | null>((resolve) =>
-      child.once("exit", (code) => resolve(code)),
+      child.once("exit", (code, signal) => {
+        if (processes.get(service)?.child === child) {
+          processes.delete(service);
+          unexpectedExits.push(`${service} exited by itself (${signal ?? `code ${code}`})`);
+        }
+        resolve(code);
+      }),
     );
     processes.set(service, { child, exited });
     await waitFor(
@@ -73,12 +124,21 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
     );
   };
 
+  /** Sends `signal` and waits for the exit; a SIGSTOPped process is continued so it can obey. */
   const kill = async (service: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
     const running = processes.get(service);
     if (!running) return null;
     processes.delete(service);
     running.child.kill(signal);
+    if (signal !== "SIGKILL") running.child.kill("SIGCONT");
     return running.exited;
+  };
+
+  /** The OS process id of a running service, for `process.kill(pid, "SIGSTOP")`. */
+  const pid = (service: ServiceName) => {
+    const found = processes.get(service)?.child.pid;
+    if (found === undefined) throw new Error(`${service} is not running`);
+    return found;
   };
 
   const stop = async () => {
@@ -94,17 +154,49 @@ export async function startStack({ env = {} }: { env?: Record<string, string> } 
     throw err;
   }
 
+  const databaseUrls: SystemDatabases = {
+    checkout: databases.checkout.url,
+    inventory: databases.inventory.url,
+    orders: databases.orders.url,
+    notifier: databases.notifier.url,
+  };
+
   return {
     namespace,
+    natsUrl,
     databases,
+    databaseUrls,
     ports,
     url,
     gatewayUrl: url("gateway"),
     logDir,
     start,
     kill,
+    pid,
+    /** Services that exited without being told to (a crash the test did not inject), in words. */
+    unexpectedExits: () => [...unexpectedExits],
     stop,
   };
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Creates and migrates one service's database in a cluster of the test's own. */
+async function migrateInCluster(clusterUrl: string, service: BackendName): Promise<StackDatabase> {
+  const name = `codflow_${service}_${randomBytes(5).toString("hex")}`;
+  const target = new URL(clusterUrl);
+  target.pathname = `/${name}`;
+  await migrateDatabase(target.toString(), MIGRATION_FOLDERS[service] as string);
+  return {
+    name,
+    url: target.toString(),
+    drop: async () => {
+      const admin = postgres(clusterUrl, { max: 1, onnotice: () => {} });
+      try {
+        await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

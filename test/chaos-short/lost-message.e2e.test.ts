@@ -1,0 +1,39 @@
+/**
+ * Short version of test/chaos/lost-message.chaos.test.ts: inventory.reserved messages deleted
+ * while orders is down, then the broker rebuilt empty mid-burst; the re-driver finishes every
+ * checkout exactly once (one order, one email each).
+ *
+ * CHAOS_CHECKOUTS (default 30): checkouts in each burst, one customer each.
+ */
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { type Chaos, fromEnv, startChaos } from "../chaos/harness.ts";
+import { burstThroughFault } from "../chaos/scenarios/burst-under-fault.ts";
+import { deletedReservedMessages } from "../chaos/scenarios/lost-message.ts";
+import { startPrivateNats } from "../support/private-servers.ts";
+
+const checkouts = fromEnv("CHAOS_CHECKOUTS", 30);
+let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+let chaos: Chaos;
+
+beforeAll(async () => {
+  nats = await startPrivateNats();
+  chaos = await startChaos({ natsUrl: nats.url });
+}, 120_000);
+afterAll(async () => {
+  await chaos?.close();
+  await nats?.close();
+});
+
+describe("lost messages", () => {
+  it("re-drives checkouts whose inventory.reserved was deleted from the stream", async () => {
+    await deletedReservedMessages(chaos, { checkouts });
+  }, 120_000);
+
+  it("finishes every checkout when the broker is rebuilt empty mid-burst", async () => {
+    await burstThroughFault(chaos, {
+      checkouts,
+      at: 1 / 3,
+      strike: () => nats.restart({ wipe: true }),
+    });
+  }, 120_000);
+});

@@ -1,0 +1,115 @@
+import { describe, expect } from "vitest";
+import { type ApiClient, adminToken, apiClient } from "../../scripts/lib/api.ts";
+import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
+import type { BurstResult, Shopper } from "../support/burst.ts";
+import { checkInvariant } from "../support/invariants.ts";
+import { burstOutcome, waitForQuiescence } from "../support/quiescence.ts";
+import { type Stack, type StackOptions, startStack } from "../support/stack.ts";
+
+/**
+ * Settings that make recovery fast enough to test: a lost ack is redelivered after 2 s, a
+ * crashed relay's claim expires after 2 s, a stalled checkout is re-driven after 3 s.
+ */
+export const FAST_RECOVERY = {
+  CONSUMER_ACK_WAIT_MS: "2000",
+  CONSUMER_BACKOFF_BASE_MS: "200",
+  OUTBOX_LEASE_SECONDS: "2",
+  CHECKOUT_REDRIVE_AFTER_SECONDS: "3",
+  CHECKOUT_DEADLINE_SECONDS: "60",
+} as const;
+
+/**
+ * The root vitest config's include (every `.test.ts` under test/) also matches the chaos files,
+ * so `pnpm test` collects them (and reports them skipped); they run only under
+ * vitest.chaos.config.ts (`pnpm test:chaos`), which sets CODFLOW_CHAOS.
+ */
+export const describeChaos = describe.runIf(process.env.CODFLOW_CHAOS === "1");
+
+/** A whole number from the environment (CHAOS_CHECKOUTS, CHAOS_ITERATIONS), else `fallback`. */
+export function fromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+export interface Chaos {
+  stack: Stack;
+  api: ApiClient;
+  admin: string;
+  mail: MailSink;
+  close(): Promise<void>;
+}
+
+/** The real stack with fast recovery settings, a mail sink of its own and an admin token. */
+export async function startChaos({ env = {}, ...options }: StackOptions = {}): Promise<Chaos> {
+  const mail = await startMailSink({ smtpPort: 0, httpPort: 0 });
+  const stack = await startStack({
+    ...options,
+    env: { ...FAST_RECOVERY, SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`, ...env },
+  }).catch(async (err) => {
+    await mail.close();
+    throw err;
+  });
+  return {
+    stack,
+    api: apiClient(stack.gatewayUrl),
+    admin: await adminToken(),
+    mail,
+    close: async () => {
+      await stack.stop();
+      await mail.close();
+    },
+  };
+}
+
+/**
+ * `work`, failing at once when a service dies by itself meanwhile (a storefront retrying against
+ * a dead service would only give up much later, and say less).
+ */
+export async function explained<T>(chaos: Chaos, work: Promise<T>): Promise<T> {
+  let watch: NodeJS.Timeout | undefined;
+  const death = new Promise<never>((_, reject) => {
+    watch = setInterval(() => {
+      const died = chaos.stack.unexpectedExits();
+      if (died.length > 0) reject(new Error(`${died.join("; ")} (logs in ${chaos.stack.logDir})`));
+    }, 250);
+  });
+  try {
+    return await Promise.race([work, death]);
+  } finally {
+    clearInterval(watch);
+  }
+}
+
+/**
+ * The outcome every chaos test demands once the system is quiet: DESIGN.md's invariant holds
+ * across the four databases, every accepted checkout is terminal and none was made twice, no
+ * request ended in a refusal, nothing was dead-lettered, and each shopper got exactly one
+ * email. Returns how the checkouts ended.
+ */
+export async function expectSettled(
+  chaos: Chaos,
+  burst: BurstResult,
+  { shoppers, timeoutMs = 60_000 }: { shoppers: readonly Shopper[]; timeoutMs?: number },
+) {
+  const { deadLetters } = await waitForQuiescence(chaos.stack, { timeoutMs });
+  expect(await checkInvariant(chaos.stack.databaseUrls)).toEqual([]);
+  const outcome = await burstOutcome(chaos.stack, {
+    accepted: burst.accepted,
+    customers: shoppers.map((s) => s.id),
+  });
+  expect(outcome.violations).toEqual([]);
+  expect(outcome.byStatus.processing ?? 0).toBe(0);
+  expect(burst.refused.map((r) => `${r.shopper.email}: ${r.status} ${r.type}`)).toEqual([]);
+  expect(deadLetters).toBe(0);
+  const mails = new Map<string, number>();
+  for (const m of chaos.mail.messages)
+    for (const to of m.to) mails.set(to, (mails.get(to) ?? 0) + 1);
+  const wrong = shoppers
+    .map((s) => ({ email: s.email, mails: mails.get(s.email) ?? 0 }))
+    .filter((s) => s.mails !== 1);
+  expect(wrong).toEqual([]);
+  return outcome;
+}
