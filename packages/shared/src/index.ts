@@ -5,6 +5,7 @@ export * from "./events/index.ts";
 export * from "./http/app.ts";
 export * from "./http/auth.ts";
 export * from "./http/problem.ts";
+export * from "./http/tracing.ts";
 export * from "./log.ts";
 export * from "./messaging/consume.ts";
 export * from "./messaging/errors.ts";

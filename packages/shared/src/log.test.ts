@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { runWithContext } from "./context.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, redactPii } from "./log.ts";
 import { inSpan, startTelemetry } from "./telemetry.ts";
 
 /** Captures the JSON lines a logger writes. */
@@ -34,5 +34,20 @@ describe("logger", () => {
       }),
     );
     await telemetry.shutdown();
+  });
+});
+
+describe("redactPii", () => {
+  it("masks emails and phone numbers quoted in error text", () => {
+    expect(redactPii("550 5.1.1 <jane.doe@example.com>: rejected; call +4915112345678")).toBe(
+      "550 5.1.1 <[email]>: rejected; call [phone]",
+    );
+  });
+
+  it("masks them in a logged error's message", () => {
+    const { lines, stream } = capture();
+    const logger = createLogger({ service: "log-test", destination: stream });
+    logger.error({ err: new Error("refused jane@example.com") }, "failed");
+    expect(lines[0]).toMatchObject({ err: { message: "refused [email]" } });
   });
 });

@@ -9,12 +9,38 @@ const PII_PATHS = [
   "email",
   "phone",
   "shippingAddress",
+  "customerEmail",
+  "recipient",
+  "otp",
   "*.email",
   "*.phone",
   "*.shippingAddress",
   "*.customerEmail",
+  "*.recipient",
+  "*.otp",
   "req.headers.authorization",
 ];
+
+const EMAIL = /[^\s<>"'(),;:@]+@[^\s<>"'(),;:@]+\.[a-z]{2,}/gi;
+const PHONE = /\+[1-9]\d{6,14}\b/g;
+
+/**
+ * Masks email addresses and E.164 phone numbers in free text (error messages quoting a
+ * recipient or a rejected row). Example: `redactPii("550 <a@b.io> rejected")` →
+ * `"550 <[email]> rejected"`.
+ */
+export function redactPii(text: string): string {
+  return text.replace(EMAIL, "[email]").replace(PHONE, "[phone]");
+}
+
+/** pino's error serializer, with personal data masked in the message, stack and detail. */
+function errSerializer(err: unknown) {
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  for (const key of ["message", "stack", "detail"]) {
+    if (typeof out[key] === "string") out[key] = redactPii(out[key] as string);
+  }
+  return out;
+}
 
 /**
  * JSON logs with the service name, the active trace id and the correlation (checkout) id on
@@ -34,6 +60,7 @@ export function createLogger({
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: PII_PATHS, censor: "[redacted]" },
+    serializers: { err: errSerializer },
     formatters: { level: (label) => ({ level: label }) },
     mixin() {
       const span = trace.getActiveSpan()?.spanContext();

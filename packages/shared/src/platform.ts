@@ -40,6 +40,7 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
     logger,
   });
   await ensureStreams(broker, { replicas: config.NATS_STREAM_REPLICAS });
+  metrics.observePlatform({ sql: database.sql, broker, logger });
   const relay = startOutboxRelay({
     sql: database.sql,
     broker,

@@ -9,27 +9,53 @@ import {
 } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import {
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
+import type { Sql, TxSql } from "./db.ts";
 
 export { SpanKind };
 
 /**
  * Registers the W3C propagator and a context manager always, so trace ids reach logs and
- * `traceparent` crosses every hop; spans leave the process only when an OTLP endpoint is set.
+ * `traceparent` crosses every hop; spans leave the process only when an OTLP endpoint is set
+ * (OTLP/HTTP JSON to `${endpoint}/v1/traces`). Tests pass `spanProcessors` (e.g. a
+ * SimpleSpanProcessor over an InMemorySpanExporter) to see the spans in-process.
  */
-export function startTelemetry({ service, endpoint }: { service: string; endpoint?: string }) {
+export function startTelemetry({
+  service,
+  endpoint,
+  spanProcessors = [],
+}: {
+  service: string;
+  endpoint?: string;
+  spanProcessors?: SpanProcessor[];
+}) {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": service }),
-    spanProcessors: endpoint
-      ? [
-          new BatchSpanProcessor(
-            new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }),
-          ),
-        ]
-      : [],
+    spanProcessors: [
+      ...(endpoint
+        ? [
+            new BatchSpanProcessor(
+              new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }),
+            ),
+          ]
+        : []),
+      ...spanProcessors,
+    ],
   });
   provider.register();
-  return { shutdown: () => provider.shutdown() };
+  return {
+    /** Flushes the spans, then unregisters the globals (a test may start telemetry again). */
+    async shutdown() {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    },
+  };
 }
 
 export const tracer = () => trace.getTracer("codflow");
@@ -74,5 +100,25 @@ export async function inSpan<T>(
         span.end();
       }
     },
+  );
+}
+
+/**
+ * Runs `fn` in a Postgres transaction inside a `db.transaction <name>` client span
+ * (`db.system=postgresql`, `db.operation.name=<name>`), the one way services and the shared
+ * messaging code open transactions. Example: `inTransaction(sql, "checkout.accept", (tx) => …)`.
+ */
+export function inTransaction<T>(sql: Sql, name: string, fn: (tx: TxSql) => Promise<T>) {
+  return inSpan(
+    `db.transaction ${name}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "db.system": "postgresql",
+        "db.system.name": "postgresql",
+        "db.operation.name": name,
+      },
+    },
+    async () => (await sql.begin((tx) => fn(tx))) as T,
   );
 }

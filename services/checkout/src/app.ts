@@ -9,6 +9,7 @@ import {
 import type { Config } from "./config.ts";
 import { registerCartRoutes } from "./http/cart.ts";
 import { registerCheckoutRoutes } from "./http/checkouts.ts";
+import { createCheckoutMetrics } from "./metrics.ts";
 import type { StatusWatch } from "./status-watch.ts";
 
 export interface AppDeps {
@@ -30,6 +31,7 @@ export function createApp(deps: AppDeps) {
     metrics: deps.metrics,
     readiness: deps.readiness,
   });
+  createCheckoutMetrics(deps.metrics).observe(deps.sql, deps.logger);
   registerCartRoutes(app, deps);
   registerCheckoutRoutes(app, deps);
   return app;

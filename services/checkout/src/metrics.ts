@@ -1,7 +1,43 @@
-import type { Metrics } from "@codflow/shared";
+import type { Logger, Metrics, Sql } from "@codflow/shared";
 
-/** checkout's own metrics on the platform registry; created once per process. */
-export function createCheckoutMetrics(metrics: Metrics) {
+export type CheckoutOutcome = "accepted" | "confirmed" | "failed";
+
+/** accepted→terminal latency buckets (seconds), from the metrics contract. */
+const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
+
+function build(metrics: Metrics) {
+  let source: { sql: Sql; logger: Logger } | undefined;
+  const processing = metrics.scrapeGauges(
+    {
+      count: ["codflow_checkouts_processing", "Checkouts accepted and not yet terminal."],
+      oldestAge: [
+        "codflow_checkout_oldest_processing_age_seconds",
+        "Age of the oldest checkout still processing (0 when none).",
+      ],
+    },
+    async () => {
+      if (!source) return undefined;
+      const [row] = await source.sql<{ count: number; oldestAge: number }[]>`
+        select count(*)::int as count,
+               coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as "oldestAge"
+        from checkouts where status = 'processing'`;
+      return row && { count: Number(row.count), oldestAge: Number(row.oldestAge) };
+    },
+    () => source?.logger,
+  );
+  const checkouts = metrics.counter(
+    "codflow_checkouts_total",
+    "Checkouts by outcome (accepted, confirmed, failed) and failure reason (empty unless failed).",
+    ["outcome", "reason"],
+  );
+  const duration = metrics.histogram(
+    "codflow_checkout_duration_seconds",
+    "Time from acceptance to the terminal outcome (confirmed or failed).",
+    ["outcome"],
+    DURATION_BUCKETS,
+  );
   return {
     lateOutcomes: metrics.counter(
       "codflow_checkout_late_outcomes_total",
@@ -18,7 +54,41 @@ export function createCheckoutMetrics(metrics: Metrics) {
       "Checkouts failed with timed_out at their deadline.",
       [],
     ),
+    deadline: metrics.gauge(
+      "codflow_checkout_deadline_seconds",
+      "The configured CHECKOUT_DEADLINE_SECONDS: a checkout still processing after it is failed with timed_out.",
+      [],
+    ),
+    checkouts,
+    duration,
+    processing,
+    /** Gives the processing gauges their database (createApp does). */
+    observe(sql: Sql, logger: Logger) {
+      source = { sql, logger };
+    },
+    /** Call after the acceptance committed (a new checkout, not a replay). */
+    accepted() {
+      checkouts.inc({ outcome: "accepted", reason: "" });
+    },
+    /** Call after the terminal outcome committed; `ageSeconds` = completed_at - created_at. */
+    settled(outcome: "confirmed" | "failed", reason: string, ageSeconds: number) {
+      checkouts.inc({ outcome, reason: outcome === "failed" ? reason : "" });
+      duration.observe({ outcome }, ageSeconds);
+    },
   };
+}
+
+/**
+ * checkout's own metrics on the platform registry; the same object for a registry however often
+ * it is asked for (the app and the consumers share it).
+ */
+export function createCheckoutMetrics(metrics: Metrics) {
+  let found = byRegistry.get(metrics.registry);
+  if (!found) {
+    found = build(metrics);
+    byRegistry.set(metrics.registry, found);
+  }
+  return found;
 }
 
 export type CheckoutMetrics = ReturnType<typeof createCheckoutMetrics>;

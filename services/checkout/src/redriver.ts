@@ -1,4 +1,10 @@
-import { appendToOutbox, type Logger, type Sql, startWorkerLoop } from "@codflow/shared";
+import {
+  appendToOutbox,
+  inTransaction,
+  type Logger,
+  type Sql,
+  startWorkerLoop,
+} from "@codflow/shared";
 import type { Config } from "./config.ts";
 import {
   claimStalledCheckouts,
@@ -39,8 +45,9 @@ export function startRedriver({
   metrics,
   batchSize = 100,
 }: RedriverDeps) {
+  metrics.deadline.set(config.CHECKOUT_DEADLINE_SECONDS);
   const runOnce = async () => {
-    const { redriven, timedOut } = await sql.begin(async (tx) => {
+    const { redriven, timedOut } = await inTransaction(sql, "checkout.redrive", async (tx) => {
       const stalled = await claimStalledCheckouts(tx, {
         stalledSeconds: config.CHECKOUT_REDRIVE_AFTER_SECONDS,
         deadlineSeconds: config.CHECKOUT_DEADLINE_SECONDS,
@@ -67,7 +74,7 @@ export function startRedriver({
           },
         })),
       );
-      return { redriven: stalled, timedOut: overdue.map((c) => c.id) };
+      return { redriven: stalled, timedOut: overdue };
     });
     if (redriven.length > 0) {
       metrics.redrives.inc(redriven.length);
@@ -75,7 +82,8 @@ export function startRedriver({
     }
     if (timedOut.length > 0) {
       metrics.timedOut.inc(timedOut.length);
-      logger.warn({ checkoutIds: timedOut }, "checkouts timed out");
+      for (const c of timedOut) metrics.settled("failed", "timed_out", Number(c.ageSeconds));
+      logger.warn({ checkoutIds: timedOut.map((c) => c.id) }, "checkouts timed out");
     }
     return { more: redriven.length === batchSize || timedOut.length === batchSize };
   };

@@ -1,11 +1,11 @@
-import { HttpProblem, type Logger, problemResponse } from "@codflow/shared";
+import { HttpProblem, httpTracing, type Logger, problemResponse } from "@codflow/shared";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { GatewayConfig } from "./config.ts";
 import { docsRoutes } from "./docs.ts";
 import { createOpenApiAggregator } from "./openapi.ts";
 import { proxyToServices } from "./proxy.ts";
-import { createUpstreamPools } from "./routes.ts";
+import { createUpstreamPools, upstreamForPath } from "./routes.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -21,6 +21,17 @@ export function createGatewayApp({ config, logger }: GatewayDeps): Hono {
   });
   const openapi = createOpenApiAggregator({ pools, logger });
   const app = new Hono();
+
+  // The gateway's SERVER span continues the storefront's traceparent; the proxy forwards it.
+  app.use(
+    "*",
+    httpTracing("gateway", {
+      spanName: (c) => {
+        const upstream = upstreamForPath(c.req.path);
+        return upstream ? `${c.req.method} proxy ${upstream}` : `${c.req.method} ${c.req.path}`;
+      },
+    }),
+  );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   // The gateway holds no connections of its own: it is ready as soon as it listens.

@@ -23,6 +23,8 @@ const gatewayConfigSchema = z.object({
     .min(1)
     .default(1024 * 1024),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Spans go to `${endpoint}/v1/traces` (OTLP/HTTP) when set; off otherwise. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger } from "@codflow/shared";
+import { ConfigError, createLogger, startTelemetry } from "@codflow/shared";
 import { loadGatewayConfig } from "./config.ts";
 import { startGateway } from "./server.ts";
 
@@ -13,6 +13,10 @@ function loadConfigOrExit() {
 }
 
 const config = loadConfigOrExit();
+const telemetry = startTelemetry({
+  service: "gateway",
+  endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+});
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 
 const gateway = await startGateway({ config, logger });
@@ -30,6 +34,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, async () => {
     logger.info({ signal }, "shutting down");
     await gateway.close();
+    await telemetry.shutdown().catch(() => {});
     logger.info("stopped");
     process.exit(0);
   });

@@ -1,4 +1,4 @@
-import { HttpProblem, type Logger } from "@codflow/shared";
+import { HttpProblem, injectTraceContext, type Logger } from "@codflow/shared";
 import type { Context, Handler } from "hono";
 import { proxy } from "hono/proxy";
 import { describeError } from "./errors.ts";
@@ -40,11 +40,18 @@ export function proxyToServices({ pools, timeoutMs, logger }: ProxyOptions): Han
       const target = base + c.req.path + new URL(c.req.url).search;
       const outcome = await forward(c, target, timeoutMs);
       if (outcome instanceof Response) {
-        log.info({ target, status: outcome.status, ms: elapsed(started) }, "proxied");
+        // the query string stays out of the logs (it may carry a customer's search terms)
+        log.info(
+          { target: base + c.req.path, status: outcome.status, ms: elapsed(started) },
+          "proxied",
+        );
         return outcome;
       }
       lastError = outcome;
-      log.warn({ target, err: describeError(outcome), ms: elapsed(started) }, "upstream failed");
+      log.warn(
+        { target: base + c.req.path, err: describeError(outcome), ms: elapsed(started) },
+        "upstream failed",
+      );
       if (outcome instanceof UpstreamTimeout || c.req.raw.signal.aborted) break;
     }
     if (lastError instanceof UpstreamTimeout) {
@@ -79,6 +86,10 @@ async function forward(c: Context, target: string, timeoutMs: number): Promise<R
   const url = new URL(c.req.url);
   headers.set("x-forwarded-host", c.req.header("host") ?? url.host);
   headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  // the upstream's span is a child of the gateway's (which continues the caller's trace)
+  headers.delete("traceparent");
+  headers.delete("tracestate");
+  for (const [key, value] of Object.entries(injectTraceContext())) headers.set(key, value);
   try {
     if (client.aborted) return new Error("client went away");
     return await proxy(target, { raw: c.req.raw, headers, signal: upstream.signal });

@@ -4,6 +4,7 @@ import { registerProductRoutes } from "./http/products.ts";
 import { registerPublicProductRoutes } from "./http/public-products.ts";
 import { registerVariantRoutes } from "./http/variants.ts";
 import { registerVendorRoutes } from "./http/vendors.ts";
+import { createInventoryMetrics } from "./metrics.ts";
 
 export interface AppDeps extends RouteDeps {
   logger: Logger;
@@ -19,6 +20,7 @@ export function createApp(deps: AppDeps) {
     metrics: deps.metrics,
     readiness: deps.readiness,
   });
+  createInventoryMetrics(deps.metrics).observe(deps.sql, deps.logger);
   registerVendorRoutes(app, deps);
   registerProductRoutes(app, deps);
   registerVariantRoutes(app, deps);

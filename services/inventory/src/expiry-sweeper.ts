@@ -8,6 +8,7 @@
  */
 import {
   appendToOutbox,
+  inTransaction,
   type Logger,
   type Sql,
   startWorkerLoop,
@@ -31,7 +32,7 @@ export async function sweepExpiredReservations({
   logger,
   metrics,
 }: ExpirySweeperDeps) {
-  const expired = await sql.begin(async (tx) => {
+  const expired = await inTransaction(sql, "inventory.expire-reservations", async (tx) => {
     const rows = await expireDueReservations(tx);
     await appendToOutbox(
       tx,

@@ -25,7 +25,7 @@ const app = createApp({
 const consumers = [
   startConsumer(
     platform.consumerDeps,
-    onCheckoutRequested({ reservationTtlSeconds: config.RESERVATION_TTL_SECONDS }),
+    onCheckoutRequested({ reservationTtlSeconds: config.RESERVATION_TTL_SECONDS, metrics }),
   ),
   startConsumer(platform.consumerDeps, onOrdersConfirmed({ logger, metrics })),
   startConsumer(platform.consumerDeps, onOrdersFailed()),

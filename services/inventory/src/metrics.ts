@@ -1,7 +1,24 @@
-import type { Metrics } from "@codflow/shared";
+import type { Logger, Metrics, Sql } from "@codflow/shared";
 
-/** Inventory's own metrics on the platform registry; create once per registry. */
-export function createInventoryMetrics(metrics: Metrics) {
+const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
+
+function build(metrics: Metrics) {
+  let source: { sql: Sql; logger: Logger } | undefined;
+  const active = metrics.scrapeGauges(
+    { count: ["codflow_reservations_active", "Reservations holding stock (status active)."] },
+    async () => {
+      if (!source) return undefined;
+      const [row] = await source.sql<{ count: number }[]>`
+        select count(*)::int as count from reservations where status = 'active'`;
+      return row && { count: Number(row.count) };
+    },
+    () => source?.logger,
+  );
+  const reservations = metrics.counter(
+    "codflow_reservations_total",
+    "checkout.requested answered: reserved, or rejected with its reason (out_of_stock, product_unavailable, price_changed).",
+    ["result", "reason"],
+  );
   return {
     lateCommits: metrics.counter(
       "codflow_inventory_late_commits_total",
@@ -13,7 +30,26 @@ export function createInventoryMetrics(metrics: Metrics) {
       "Reservations the expiry sweeper released because no order claimed them in time.",
       [],
     ),
+    reservations,
+    active,
+    /** Gives the active-reservations gauge its database (createApp does). */
+    observe(sql: Sql, logger: Logger) {
+      source = { sql, logger };
+    },
   };
+}
+
+/**
+ * Inventory's own metrics on the platform registry; the same object for a registry however
+ * often it is asked for (the app, the consumers and the sweeper share it).
+ */
+export function createInventoryMetrics(metrics: Metrics) {
+  let found = byRegistry.get(metrics.registry);
+  if (!found) {
+    found = build(metrics);
+    byRegistry.set(metrics.registry, found);
+  }
+  return found;
 }
 
 export type InventoryMetrics = ReturnType<typeof createInventoryMetrics>;

@@ -1,4 +1,5 @@
 import { createServiceApp, type Logger, type Metrics, type ReadinessCheck } from "@codflow/shared";
+import { createNotifierMetrics } from "./metrics.ts";
 
 export interface AppDeps {
   logger: Logger;
@@ -8,5 +9,6 @@ export interface AppDeps {
 
 /** No public routes: `/healthz`, `/readyz`, `/metrics` and `/openapi.json` only. */
 export function createApp(deps: AppDeps) {
+  createNotifierMetrics(deps.metrics); // the notifier's series exist from the first scrape
   return createServiceApp({ service: "notifier", ...deps });
 }

@@ -1,4 +1,10 @@
-import { type Logger, type Sql, startWorkerLoop, type WorkerLoop } from "@codflow/shared";
+import {
+  type Logger,
+  redactPii,
+  type Sql,
+  startWorkerLoop,
+  type WorkerLoop,
+} from "@codflow/shared";
 import { createTransport } from "nodemailer";
 import {
   type ClaimedNotification,
@@ -103,7 +109,8 @@ export function createDispatcher({
     await markFailedAttempts(sql, failed);
     for (const n of sent) metrics.notifications.inc({ template: n.template, result: "sent" });
     for (const { id, template, attempts, status, retryInMs, error } of failed) {
-      const log = { notificationId: id, template, attempts, error };
+      // an SMTP refusal quotes the recipient: the log line carries none of it
+      const log = { notificationId: id, template, attempts, error: redactPii(error) };
       if (status === "failed") {
         metrics.notifications.inc({ template, result: "failed" });
         logger.error(log, "email failed for good");
@@ -118,6 +125,7 @@ export function createDispatcher({
 
 /** Runs the dispatcher on every NOTIFY of a queued email, and every `pollMs` for the retries due. */
 export function startMailer(options: MailerOptions): WorkerLoop {
+  options.metrics.observe(options.sql, options.logger);
   const dispatchDue = createDispatcher(options);
   return startWorkerLoop({
     name: "mailer",

@@ -7,6 +7,7 @@ import {
   type TokenVerifier,
 } from "@codflow/shared";
 import { registerOrderRoutes } from "./http/orders.ts";
+import { createOrdersMetrics } from "./metrics.ts";
 
 export interface AppDeps {
   logger: Logger;
@@ -23,6 +24,7 @@ export function createApp(deps: AppDeps) {
     metrics: deps.metrics,
     readiness: deps.readiness,
   });
+  createOrdersMetrics(deps.metrics); // exported from the start, at 0
   registerOrderRoutes(app, deps);
   return app;
 }

@@ -4,6 +4,7 @@ import { configSchema } from "./config.ts";
 import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
 import { onInventoryReserved } from "./consumers/on-inventory-reserved.ts";
 import { onVendorUpserted } from "./consumers/on-vendor-upserted.ts";
+import { createOrdersMetrics } from "./metrics.ts";
 
 const config = loadConfigOrExit("orders", configSchema);
 
@@ -16,9 +17,10 @@ const deps = {
   db: platform.database.db,
 };
 const app = createApp(deps);
+const metrics = createOrdersMetrics(platform.metrics);
 const consumers = [
   startConsumer(platform.consumerDeps, onVendorUpserted()),
-  startConsumer(platform.consumerDeps, onInventoryReserved({ logger: platform.logger })),
-  startConsumer(platform.consumerDeps, onCheckoutFailed({ logger: platform.logger })),
+  startConsumer(platform.consumerDeps, onInventoryReserved({ logger: platform.logger, metrics })),
+  startConsumer(platform.consumerDeps, onCheckoutFailed({ logger: platform.logger, metrics })),
 ];
 await runService(platform, { app, consumers });

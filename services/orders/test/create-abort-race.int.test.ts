@@ -50,6 +50,7 @@ const handleInTransaction = <T extends EventType>(spec: ConsumerSpec<T>, event: 
         emit: async (events) => {
           await appendToOutbox(tx, fx.namespace, Array.isArray(events) ? events : [events]);
         },
+        afterCommit: () => {},
       }),
     ),
   );

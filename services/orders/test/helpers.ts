@@ -9,6 +9,7 @@ import { shirtAndSocks, startTestPlatform } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import {
   createApp,
+  createOrdersMetrics,
   onCheckoutFailed,
   onInventoryReserved,
   onVendorUpserted,
@@ -27,8 +28,13 @@ export async function startOrdersFixture({
   const { consumerDeps, logger } = platform;
   platform.track(startOutboxRelay({ ...consumerDeps, pollMs: 100 }));
   platform.track(startConsumer(consumerDeps, onVendorUpserted(), consumerOptions));
-  platform.track(startConsumer(consumerDeps, onInventoryReserved({ logger }), consumerOptions));
-  platform.track(startConsumer(consumerDeps, onCheckoutFailed({ logger }), consumerOptions));
+  const metrics = createOrdersMetrics(platform.metrics);
+  platform.track(
+    startConsumer(consumerDeps, onInventoryReserved({ logger, metrics }), consumerOptions),
+  );
+  platform.track(
+    startConsumer(consumerDeps, onCheckoutFailed({ logger, metrics }), consumerOptions),
+  );
   const app = createApp({
     logger,
     metrics: platform.metrics,

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AuthVariables } from "./auth.ts";
 import { HttpProblem, problemResponse, validationProblem } from "./problem.ts";
+import { httpTracing } from "./tracing.ts";
 
 export type AppEnv = { Variables: AuthVariables & { requestId: string } };
 export type ServiceApp = OpenAPIHono<AppEnv>;
@@ -15,6 +16,8 @@ export type ServiceApp = OpenAPIHono<AppEnv>;
 export type ReadinessCheck = { name: string; check: () => Promise<unknown> };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+const UNTRACED_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
 
 /**
  * The Hono app every service starts from: request ids, HTTP RED metrics, a body limit,
@@ -43,6 +46,9 @@ export function createServiceApp({
     collectDefaultMetrics: false,
   });
 
+  // probes and scrapes are not traced: a root trace every few seconds would bury the checkouts
+  const tracing = httpTracing(service);
+  app.use("*", (c, next) => (UNTRACED_PATHS.has(c.req.path) ? next() : tracing(c, next)));
   app.use("*", requestId());
   app.use("*", registerMetrics);
   app.use(

@@ -3,9 +3,9 @@ import { nanos, headers as natsHeaders } from "@nats-io/transport-node";
 import { runWithContext } from "../context.ts";
 import type { Sql, TxSql } from "../db.ts";
 import { type EventOf, type EventType, envelopeSchema, eventCatalog } from "../events/index.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, redactPii } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { extractTraceContext, inSpan, SpanKind } from "../telemetry.ts";
+import { extractTraceContext, inSpan, inTransaction, SpanKind } from "../telemetry.ts";
 import { isInfrastructureError, isTerminal, TerminalError } from "./errors.ts";
 import {
   type Broker,
@@ -144,8 +144,8 @@ export function startConsumer<T extends EventType>(
     },
   });
 
-  /** Claims the inbox row, then applies the handler; both inside the caller's transaction. */
-  const apply = (tx: TxSql, { msg, event }: Decoded<T>): Promise<Outcome> =>
+  /** Runs `fn` as the processing of one message: in its trace, with its correlation id. */
+  const processing = <R>({ msg, event }: Decoded<T>, fn: () => Promise<R>): Promise<R> =>
     runWithContext({ correlationId: event.correlationId, causationId: event.id }, () =>
       inSpan(
         `process ${spec.type}`,
@@ -161,20 +161,23 @@ export function startConsumer<T extends EventType>(
             "messaging.nats.delivery_count": msg.info.deliveryCount,
           },
         },
-        async () => {
-          const claimed = await tx`
-            insert into inbox (consumer, event_id) values (${spec.name}, ${event.id})
-            on conflict do nothing returning 1`;
-          if (claimed.length === 0) {
-            await resendOutputsOf(tx, [event.id]);
-            return { kind: "duplicate" } as const;
-          }
-          const afterCommit: (() => void)[] = [];
-          await spec.handle(event, messageTx(tx, afterCommit));
-          return { kind: "ok", afterCommit } as const;
-        },
+        fn,
       ),
     );
+
+  /** Claims the inbox row, then applies the handler; both inside the caller's transaction. */
+  const apply = async (tx: TxSql, { event }: Decoded<T>): Promise<Outcome> => {
+    const claimed = await tx`
+      insert into inbox (consumer, event_id) values (${spec.name}, ${event.id})
+      on conflict do nothing returning 1`;
+    if (claimed.length === 0) {
+      await resendOutputsOf(tx, [event.id]);
+      return { kind: "duplicate" } as const;
+    }
+    const afterCommit: (() => void)[] = [];
+    await spec.handle(event, messageTx(tx, afterCommit));
+    return { kind: "ok", afterCommit } as const;
+  };
 
   const deadLetter = async ({ msg, event }: { msg: JsMsg; event?: EventOf<T> }, reason: string) => {
     const h = natsHeaders();
@@ -190,7 +193,7 @@ export function startConsumer<T extends EventType>(
     if (event && spec.onDeadLetter) {
       const compensate = spec.onDeadLetter;
       const afterCommit: (() => void)[] = [];
-      await sql.begin(async (tx) => {
+      await inTransaction(sql, `dead-letter ${spec.name}`, async (tx) => {
         const claimed = await tx`
           insert into inbox (consumer, event_id) values (${`${spec.name}:dead-letter`}, ${event.id})
           on conflict do nothing returning 1`;
@@ -206,7 +209,7 @@ export function startConsumer<T extends EventType>(
     metrics.consumerResults.inc({ ...labels, result: "dead_lettered" });
     metrics.deadLetters.inc(labels);
     log.error(
-      { eventId: event?.id, reason, deliveries: msg.info.deliveryCount },
+      { eventId: event?.id, reason: redactPii(reason), deliveries: msg.info.deliveryCount },
       "message dead-lettered",
     );
   };
@@ -228,14 +231,17 @@ export function startConsumer<T extends EventType>(
     const delay = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (item.msg.info.deliveryCount - 1));
     item.msg.nak(delay);
     metrics.consumerResults.inc({ ...labels, result: "retry" });
-    log.warn({ eventId: item.event.id, reason, delayMs: delay }, "message will be retried");
+    log.warn(
+      { eventId: item.event.id, reason: redactPii(reason), delayMs: delay },
+      "message will be retried",
+    );
   };
 
   const processOneByOne = async (items: Decoded<T>[]) => {
     for (const item of items) {
-      const outcome = await sql
-        .begin((tx) => apply(tx, item))
-        .catch((error: unknown): Outcome => ({ kind: "error", error }));
+      const outcome = await processing(item, () =>
+        inTransaction(sql, `consume ${spec.name}`, (tx) => apply(tx, item)),
+      ).catch((error: unknown): Outcome => ({ kind: "error", error }));
       await settle(item, outcome);
     }
   };
@@ -252,13 +258,11 @@ export function startConsumer<T extends EventType>(
     }
     if (decoded.length === 0) return;
     if (decoded.length === 1) return processOneByOne(decoded);
-    const outcomes = await sql
-      .begin(async (tx) => {
-        const results: Outcome[] = [];
-        for (const item of decoded) results.push(await apply(tx, item));
-        return results;
-      })
-      .catch(() => undefined);
+    const outcomes = await inTransaction(sql, `consume batch ${spec.name}`, async (tx) => {
+      const results: Outcome[] = [];
+      for (const item of decoded) results.push(await processing(item, () => apply(tx, item)));
+      return results;
+    }).catch(() => undefined);
     if (!outcomes) return processOneByOne(decoded);
     for (const [i, item] of decoded.entries()) await settle(item, outcomes[i] as Outcome);
   };
@@ -309,12 +313,14 @@ export function startConsumer<T extends EventType>(
     }
   };
 
+  const unobserve = metrics.observeConsumer({ name: spec.name, stream, durable, broker });
   const done = run();
   return {
     async stop() {
       stopped = true;
       current?.stop();
       await done;
+      unobserve();
     },
   };
 }

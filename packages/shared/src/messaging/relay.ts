@@ -1,8 +1,15 @@
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Sql } from "../db.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, redactPii } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { extractTraceContext, injectTraceContext, inSpan, SpanKind } from "../telemetry.ts";
+import {
+  extractTraceContext,
+  injectTraceContext,
+  inSpan,
+  inTransaction,
+  SpanKind,
+  tracer,
+} from "../telemetry.ts";
 import type { Broker } from "./nats.ts";
 import { OUTBOX_CHANNEL } from "./outbox.ts";
 import { startWorkerLoop } from "./worker-loop.ts";
@@ -84,14 +91,32 @@ export function startOutboxRelay({
     );
 
   const runOnce = async () => {
+    const claimStarted = Date.now();
     const rows = await claim();
     if (rows.length > 0) {
+      // recorded only when the claim found work: an idle poll every second is not a trace
+      tracer()
+        .startSpan("db.transaction outbox.claim", {
+          kind: SpanKind.CLIENT,
+          startTime: claimStarted,
+          attributes: {
+            "db.system": "postgresql",
+            "db.system.name": "postgresql",
+            "db.operation.name": "outbox.claim",
+            "codflow.outbox.rows": rows.length,
+          },
+        })
+        .end();
       const results = await Promise.allSettled(rows.map(publish));
       const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
       const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
       if (sent.length > 0) {
-        await sql`update outbox set published_at = now(), locked_until = null, last_error = null
-                  where id = any(${sent}::uuid[])`;
+        await inTransaction(
+          sql,
+          "outbox.mark-published",
+          (tx) => tx`update outbox set published_at = now(), locked_until = null, last_error = null
+                     where id = any(${sent}::uuid[])`,
+        );
       }
       if (failed.length > 0) {
         const reason = String(
@@ -101,7 +126,10 @@ export function startOutboxRelay({
                   set locked_until = now() + make_interval(secs => least(0.1 * power(2, attempts), 5)),
                       last_error = ${reason}
                   where id = any(${failed}::uuid[])`;
-        logger.warn({ failed: failed.length, reason }, "outbox publish failed; will retry");
+        logger.warn(
+          { failed: failed.length, reason: redactPii(reason) },
+          "outbox publish failed; will retry",
+        );
       }
       metrics.outboxPublished.inc({ result: "ok" }, sent.length);
       metrics.outboxPublished.inc({ result: "error" }, failed.length);

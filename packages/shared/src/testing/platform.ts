@@ -59,6 +59,7 @@ export async function startTestPlatform(
     logger,
   });
   await ensureStreams(broker);
+  metrics.observePlatform({ sql: database.sql, broker, logger });
   const tracked: { stop(): Promise<void> }[] = [];
 
   /** Publishes an input event as its producer's relay would (Msg-Id = event id); returns it. */

@@ -18,6 +18,7 @@ export async function failCheckout(
     await reportOutcomeNotApplied(tx.sql, deps, { checkoutId, event, incoming: { reason } });
     return;
   }
+  tx.afterCommit(() => deps.metrics.settled("failed", reason, Number(failed.ageSeconds)));
   await tx.emit({
     type: "checkout.failed",
     correlationId: checkoutId,

@@ -23,6 +23,7 @@ export function onInventoryCommitted(deps: OutcomeDeps): ConsumerSpec<"inventory
         await reportOutcomeNotApplied(tx.sql, deps, { checkoutId, event, incoming: { orderId } });
         return;
       }
+      tx.afterCommit(() => deps.metrics.settled("confirmed", "", Number(confirmed.ageSeconds)));
       await removeOrderedCartLines(tx.sql, checkoutId);
       await tx.emit({
         type: "checkout.confirmed",

@@ -13,6 +13,8 @@ interface Settled {
   customerId: string;
   customerEmail: string | null;
   cartId: string;
+  /** Seconds from acceptance to this outcome (for the duration histogram). */
+  ageSeconds: number;
 }
 
 export interface CheckoutFailure {
@@ -39,10 +41,11 @@ export async function markCheckoutFailed(
           failure_lines = ${lines ? JSON.stringify(lines) : null}::jsonb,
           updated_at = now(), completed_at = now()
       where id = ${checkoutId} and status = 'processing'
-      returning id, customer_id, customer_email, cart_id
+      returning id, customer_id, customer_email, cart_id,
+                extract(epoch from completed_at - created_at)::float8 as age_seconds
     )
     select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
-           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+           age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
     from failed`;
   return row;
 }
@@ -62,10 +65,11 @@ export async function markCheckoutConfirmed(
       set status = 'confirmed', order_id = ${orderId}, order_number = ${orderNumber},
           updated_at = now(), completed_at = now()
       where id = ${checkoutId} and status = 'processing'
-      returning id, customer_id, customer_email, cart_id
+      returning id, customer_id, customer_email, cart_id,
+                extract(epoch from completed_at - created_at)::float8 as age_seconds
     )
     select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
-           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+           age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
     from confirmed`;
   return row;
 }

@@ -57,6 +57,8 @@ export interface TimedOutCheckout {
   id: string;
   customerId: string;
   customerEmail: string | null;
+  /** Seconds from acceptance to the time-out. */
+  ageSeconds: number;
 }
 
 /**
@@ -81,9 +83,10 @@ export async function failOverdueCheckouts(
       set status = 'failed', failure_reason = 'timed_out', failure_detail = ${TIMED_OUT_DETAIL},
           updated_at = now(), completed_at = now()
       from overdue where c.id = overdue.id and c.status = 'processing'
-      returning c.id, c.customer_id, c.customer_email
+      returning c.id, c.customer_id, c.customer_email,
+                extract(epoch from c.completed_at - c.created_at)::float8 as age_seconds
     )
     select id, customer_id as "customerId", customer_email as "customerEmail",
-           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+           age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
     from failed`;
 }

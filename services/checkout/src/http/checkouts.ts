@@ -2,8 +2,10 @@ import {
   appendToOutbox,
   auth,
   HttpProblem,
+  inTransaction,
   problemContent,
   rejectedLineSchema,
+  runWithContext,
   type ServiceApp,
   shippingAddressSchema,
   type TxSql,
@@ -18,6 +20,7 @@ import { CHECKOUT_STATUSES } from "../db/schema.ts";
 import { type CartSnapshot, snapshotCart } from "../domain/cart.ts";
 import { checkCodEligibility } from "../domain/eligibility.ts";
 import { requestHash } from "../domain/request-hash.ts";
+import { createCheckoutMetrics } from "../metrics.ts";
 import { waitForOutcome } from "../status-watch.ts";
 import { preferredWaitSeconds } from "./prefer-wait.ts";
 
@@ -84,6 +87,7 @@ const statusUrl = (id: string) => `/v1/checkouts/${id}`;
 export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
   const customerOnly = auth({ verify: deps.verifyToken, roles: ["customer"] });
   const common = { tags: ["checkout"], security: [{ bearer: [] }], middleware: customerOnly };
+  const metrics = createCheckoutMetrics(deps.metrics);
 
   app.openapi(
     createRoute({
@@ -120,7 +124,7 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
       const user = c.get("user");
       const headers = c.req.valid("header");
       const body = c.req.valid("json");
-      const { id, status } = await deps.sql.begin((tx) =>
+      const { id, status, accepted } = await inTransaction(deps.sql, "checkout.accept", (tx) =>
         acceptCheckout(tx, deps, {
           customerId: user.id,
           customerEmail: user.email,
@@ -128,22 +132,25 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
           body,
         }),
       );
-      c.header("Location", statusUrl(id));
-      const waitSeconds = preferredWaitSeconds(headers.prefer);
-      if (waitSeconds !== undefined) {
-        c.header("Preference-Applied", `wait=${waitSeconds}`);
-        const outcome = await waitForOutcome(
-          deps.statusWatch,
-          id,
-          waitSeconds * 1000,
-          c.req.raw.signal,
-        ).catch((err) => {
-          deps.logger.warn({ err, checkoutId: id }, "waiting for the checkout outcome failed");
-          return undefined;
-        });
-        if (outcome) return c.json(outcome, 200);
-      }
-      return c.json({ id, status, statusUrl: statusUrl(id) }, 202);
+      if (accepted) metrics.accepted();
+      return runWithContext({ correlationId: id }, async () => {
+        c.header("Location", statusUrl(id));
+        const waitSeconds = preferredWaitSeconds(headers.prefer);
+        if (waitSeconds !== undefined) {
+          c.header("Preference-Applied", `wait=${waitSeconds}`);
+          const outcome = await waitForOutcome(
+            deps.statusWatch,
+            id,
+            waitSeconds * 1000,
+            c.req.raw.signal,
+          ).catch((err) => {
+            deps.logger.warn({ err, checkoutId: id }, "waiting for the checkout outcome failed");
+            return undefined;
+          });
+          if (outcome) return c.json(outcome, 200);
+        }
+        return c.json({ id, status, statusUrl: statusUrl(id) }, 202);
+      });
     },
   );
 
@@ -191,21 +198,23 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
     async (c) => {
       const { id } = c.req.valid("param");
       if (!(await findOwnCheckout(deps.sql, id, c.get("user").id))) throw checkoutNotFound(id);
-      return streamSSE(c, async (stream) => {
-        const disconnected = new AbortController();
-        stream.onAbort(() => disconnected.abort());
-        if (stream.aborted) disconnected.abort();
-        const signal = AbortSignal.any([disconnected.signal, c.req.raw.signal]);
-        try {
-          for await (const checkout of deps.statusWatch.watchCheckout(id, signal)) {
-            const data = JSON.stringify(checkout);
-            await stream.writeSSE({ event: "status", id: checkout.status, data });
+      return runWithContext({ correlationId: id }, () =>
+        streamSSE(c, async (stream) => {
+          const disconnected = new AbortController();
+          stream.onAbort(() => disconnected.abort());
+          if (stream.aborted) disconnected.abort();
+          const signal = AbortSignal.any([disconnected.signal, c.req.raw.signal]);
+          try {
+            for await (const checkout of deps.statusWatch.watchCheckout(id, signal)) {
+              const data = JSON.stringify(checkout);
+              await stream.writeSSE({ event: "status", id: checkout.status, data });
+            }
+          } catch (err) {
+            // The stream just ends (the client reconnects); the error text stays in our logs.
+            deps.logger.warn({ err, checkoutId: id }, "checkout event stream failed");
           }
-        } catch (err) {
-          // The stream just ends (the client reconnects); the error text stays in our logs.
-          deps.logger.warn({ err, checkoutId: id }, "checkout event stream failed");
-        }
-      });
+        }),
+      );
     },
   );
 }
@@ -231,7 +240,9 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
     requestHash: requestHash(body),
     checkoutId: id,
   });
-  if (claim.kind === "replay") return { id: claim.checkoutId, status: claim.status };
+  if (claim.kind === "replay") {
+    return { id: claim.checkoutId, status: claim.status, accepted: false };
+  }
   if (claim.kind === "reused") {
     throw new HttpProblem(
       409,
@@ -300,7 +311,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
       },
     },
   ]);
-  return { id, status: "processing" as const };
+  return { id, status: "processing" as const, accepted: true };
 }
 
 function cartRefusal(snapshot: CartSnapshot): HttpProblem {

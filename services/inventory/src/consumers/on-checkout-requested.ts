@@ -40,6 +40,7 @@ import {
   type RequestedLine,
 } from "../domain/reservation.ts";
 import { lineTitle } from "../domain/sellable.ts";
+import type { InventoryMetrics } from "../metrics.ts";
 
 type Requested = EventData<"checkout.requested">;
 
@@ -65,8 +66,11 @@ type Attempt =
 
 export function onCheckoutRequested({
   reservationTtlSeconds,
+  metrics,
 }: {
   reservationTtlSeconds: number;
+  /** Counts `codflow_reservations_total{result,reason}` after commit when given. */
+  metrics?: InventoryMetrics;
 }): ConsumerSpec<"checkout.requested"> {
   return {
     name: "inventory.reserve-stock",
@@ -79,9 +83,14 @@ export function onCheckoutRequested({
             return { kind: "refused", rejection: err.rejection } as const;
           throw err;
         });
-      if (attempt.kind === "reserved") return emitReserved(tx, data, attempt);
+      if (attempt.kind === "reserved") {
+        tx.afterCommit(() => metrics?.reservations.inc({ result: "reserved", reason: "" }));
+        return emitReserved(tx, data, attempt);
+      }
       if (attempt.kind === "already-reserved") return resendReserved(tx, data.checkoutId);
       if (attempt.kind === "aborted") return;
+      const { reason } = attempt.rejection;
+      tx.afterCommit(() => metrics?.reservations.inc({ result: "rejected", reason }));
       await tx.emit({
         type: "inventory.rejected",
         correlationId: data.checkoutId,

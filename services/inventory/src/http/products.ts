@@ -1,4 +1,4 @@
-import { auth, problemContent, type ServiceApp, type TxSql } from "@codflow/shared";
+import { auth, inTransaction, problemContent, type ServiceApp, type TxSql } from "@codflow/shared";
 import { createRoute } from "@hono/zod-openapi";
 import { loadProduct } from "../db/catalog-views.ts";
 import { archiveProduct, createProduct, updateProduct } from "../db/products.ts";
@@ -46,9 +46,9 @@ export function registerProductRoutes(app: ServiceApp, deps: RouteDeps) {
   });
   app.openapi(create, async (c) => {
     const input = c.req.valid("json");
-    const product = await deps.sql
-      .begin(async (tx) => changed(tx, await createProduct(tx, deps.namespace, input)))
-      .catch(asProblem);
+    const product = await inTransaction(deps.sql, "inventory.create-product", async (tx) =>
+      changed(tx, await createProduct(tx, deps.namespace, input)),
+    ).catch(asProblem);
     return c.json(product, 201);
   });
 
@@ -70,12 +70,10 @@ export function registerProductRoutes(app: ServiceApp, deps: RouteDeps) {
   app.openapi(update, async (c) => {
     const { id } = c.req.valid("param");
     const change = c.req.valid("json");
-    const product = await deps.sql
-      .begin(async (tx) => {
-        await updateProduct(tx, deps.namespace, id, change);
-        return changed(tx, id);
-      })
-      .catch(asProblem);
+    const product = await inTransaction(deps.sql, "inventory.update-product", async (tx) => {
+      await updateProduct(tx, deps.namespace, id, change);
+      return changed(tx, id);
+    }).catch(asProblem);
     return c.json(product, 200);
   });
 
@@ -96,7 +94,9 @@ export function registerProductRoutes(app: ServiceApp, deps: RouteDeps) {
   });
   app.openapi(archive, async (c) => {
     const { id } = c.req.valid("param");
-    await deps.sql.begin((tx) => archiveProduct(tx, deps.namespace, id)).catch(asProblem);
+    await inTransaction(deps.sql, "inventory.archive-product", (tx) =>
+      archiveProduct(tx, deps.namespace, id),
+    ).catch(asProblem);
     return c.body(null, 204);
   });
 }

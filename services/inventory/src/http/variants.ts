@@ -1,4 +1,4 @@
-import { auth, problemContent, type ServiceApp, type TxSql } from "@codflow/shared";
+import { auth, inTransaction, problemContent, type ServiceApp, type TxSql } from "@codflow/shared";
 import { createRoute } from "@hono/zod-openapi";
 import { loadVariant } from "../db/catalog-views.ts";
 import { setOnHand, updateVariant } from "../db/variants.ts";
@@ -45,12 +45,10 @@ export function registerVariantRoutes(app: ServiceApp, deps: RouteDeps) {
   app.openapi(update, async (c) => {
     const { id } = c.req.valid("param");
     const change = c.req.valid("json");
-    const variant = await deps.sql
-      .begin(async (tx) => {
-        await updateVariant(tx, deps.namespace, id, change);
-        return changed(tx, id);
-      })
-      .catch(asProblem);
+    const variant = await inTransaction(deps.sql, "inventory.update-variant", async (tx) => {
+      await updateVariant(tx, deps.namespace, id, change);
+      return changed(tx, id);
+    }).catch(asProblem);
     return c.json(variant, 200);
   });
 
@@ -73,12 +71,10 @@ export function registerVariantRoutes(app: ServiceApp, deps: RouteDeps) {
   app.openapi(setStock, async (c) => {
     const { id } = c.req.valid("param");
     const { onHand } = c.req.valid("json");
-    const variant = await deps.sql
-      .begin(async (tx) => {
-        await setOnHand(tx, id, onHand);
-        return changed(tx, id);
-      })
-      .catch(asProblem);
+    const variant = await inTransaction(deps.sql, "inventory.set-stock", async (tx) => {
+      await setOnHand(tx, id, onHand);
+      return changed(tx, id);
+    }).catch(asProblem);
     return c.json(variant, 200);
   });
 }

@@ -1,4 +1,4 @@
-import { auth, problemContent, type ServiceApp } from "@codflow/shared";
+import { auth, inTransaction, problemContent, type ServiceApp } from "@codflow/shared";
 import { createRoute } from "@hono/zod-openapi";
 import { createVendor } from "../db/vendors.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -28,9 +28,9 @@ export function registerVendorRoutes(app: ServiceApp, deps: RouteDeps) {
   });
   app.openapi(create, async (c) => {
     const input = c.req.valid("json");
-    const vendor = await deps.sql
-      .begin((tx) => createVendor(tx, deps.namespace, input))
-      .catch(asProblem);
+    const vendor = await inTransaction(deps.sql, "inventory.create-vendor", (tx) =>
+      createVendor(tx, deps.namespace, input),
+    ).catch(asProblem);
     return c.json(vendor, 201);
   });
 }

@@ -1,6 +1,7 @@
 import type { ConsumerSpec, Logger } from "@codflow/shared";
 import { abortCheckout } from "../db/abort-checkout.ts";
 import { lockCheckout } from "../db/checkout-lock.ts";
+import type { OrdersMetrics } from "../metrics.ts";
 
 /**
  * Honours the abort signal of a failed checkout (the saga's compensation in orders). Its
@@ -12,7 +13,14 @@ import { lockCheckout } from "../db/checkout-lock.ts";
  * it). Runs under the checkout's lock, so it never misses an order being created concurrently.
  * Nothing undoes it: a failed checkout stays failed.
  */
-export function onCheckoutFailed({ logger }: { logger: Logger }): ConsumerSpec<"checkout.failed"> {
+export function onCheckoutFailed({
+  logger,
+  metrics,
+}: {
+  logger: Logger;
+  /** Counts `codflow_order_transitions_total{from,to}` after commit when given. */
+  metrics?: OrdersMetrics;
+}): ConsumerSpec<"checkout.failed"> {
   return {
     name: "orders.abort-checkout",
     type: "checkout.failed",
@@ -25,6 +33,7 @@ export function onCheckoutFailed({ logger }: { logger: Logger }): ConsumerSpec<"
         cancelReason,
       });
       if (result.outcome === "cancelled") {
+        tx.afterCommit(() => metrics?.transitions.inc({ from: "confirmed", to: "cancelled" }));
         await tx.emit({
           type: "orders.cancelled",
           correlationId: data.checkoutId,

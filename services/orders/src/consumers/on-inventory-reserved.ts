@@ -10,6 +10,7 @@ import { v7 as uuidv7 } from "uuid";
 import { lockCheckout } from "../db/checkout-lock.ts";
 import { insertOrder, resendConfirmation } from "../db/insert-order.ts";
 import { checkReservedOrder } from "../domain/reserved-order.ts";
+import type { OrdersMetrics } from "../metrics.ts";
 
 const VENDOR_FK = "order_items_vendor_id_vendors_id_fk";
 
@@ -26,8 +27,11 @@ const VENDOR_FK = "order_items_vendor_id_vendors_id_fk";
  */
 export function onInventoryReserved({
   logger,
+  metrics,
 }: {
   logger: Logger;
+  /** Counts `codflow_orders_created_total` after commit when given. */
+  metrics?: OrdersMetrics;
 }): ConsumerSpec<"inventory.reserved"> {
   return {
     name: "orders.create-order",
@@ -77,6 +81,7 @@ export function onInventoryReserved({
         return;
       }
 
+      tx.afterCommit(() => metrics?.ordersCreated.inc());
       await tx.emit({
         type: "orders.confirmed",
         correlationId: data.checkoutId,

@@ -1,0 +1,38 @@
+import type { Metrics } from "@codflow/shared";
+
+const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
+
+function build(metrics: Metrics) {
+  return {
+    ordersCreated: metrics.counter(
+      "codflow_orders_created_total",
+      "Orders created from a reservation (status confirmed).",
+      [],
+    ),
+    transitions: metrics.counter(
+      "codflow_order_transitions_total",
+      "Order status changes after creation, by from and to status (e.g. confirmed→cancelled).",
+      ["from", "to"],
+    ),
+    cashMismatches: metrics.counter(
+      "codflow_cash_mismatches_total",
+      "Deliveries that recorded cash different from the order total.",
+      [],
+    ),
+  };
+}
+
+/**
+ * orders' own metrics on the platform registry; the same object for a registry however often it
+ * is asked for (the app and the consumers share it).
+ */
+export function createOrdersMetrics(metrics: Metrics) {
+  let found = byRegistry.get(metrics.registry);
+  if (!found) {
+    found = build(metrics);
+    byRegistry.set(metrics.registry, found);
+  }
+  return found;
+}
+
+export type OrdersMetrics = ReturnType<typeof createOrdersMetrics>;
