@@ -5,7 +5,6 @@ export default defineConfig({
   test: {
     include: ["test/chaos/**/*.chaos.test.ts"],
     globalSetup: ["./test/global-setup.ts"],
-    env: { CODFLOW_CHAOS: "1" },
     pool: "forks",
     fileParallelism: false,
     testTimeout: 900_000,

@@ -9,12 +9,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPrivateNats, startPrivatePostgres } from "../support/private-servers.ts";
-import { type Chaos, describeChaos, fromEnv, startChaos } from "./harness.ts";
+import { type Chaos, fromEnv, startChaos } from "./harness.ts";
 import { burstThroughFault, expectEveryRequestCommitted } from "./scenarios/burst-under-fault.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 200);
 
-describeChaos("infrastructure restarted mid-burst", () => {
+describe("infrastructure restarted mid-burst", () => {
   describe("NATS", () => {
     let nats: Awaited<ReturnType<typeof startPrivateNats>>;
     let chaos: Chaos;

@@ -7,12 +7,12 @@
  * CHAOS_CHECKOUTS (default 200): checkouts in the burst, one customer each.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Chaos, describeChaos, fromEnv, startChaos } from "./harness.ts";
+import { type Chaos, fromEnv, startChaos } from "./harness.ts";
 import { burstThroughFault, crashAndRestart } from "./scenarios/burst-under-fault.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 200);
 
-describeChaos("a service crashing mid-burst", () => {
+describe("a service crashing mid-burst", () => {
   describe.each(["orders", "inventory", "checkout"] as const)("%s", (service) => {
     let chaos: Chaos;
     beforeAll(async () => {

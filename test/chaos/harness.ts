@@ -1,4 +1,4 @@
-import { describe, expect } from "vitest";
+import { expect } from "vitest";
 import { type ApiClient, adminToken, apiClient } from "../../scripts/lib/api.ts";
 import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import type { BurstResult, Shopper } from "../support/burst.ts";
@@ -14,16 +14,10 @@ export const FAST_RECOVERY = {
   CONSUMER_ACK_WAIT_MS: "2000",
   CONSUMER_BACKOFF_BASE_MS: "200",
   OUTBOX_LEASE_SECONDS: "2",
+  STREAM_WATCH_INTERVAL_MS: "500",
   CHECKOUT_REDRIVE_AFTER_SECONDS: "3",
   CHECKOUT_DEADLINE_SECONDS: "60",
 } as const;
-
-/**
- * The root vitest config's include (every `.test.ts` under test/) also matches the chaos files,
- * so `pnpm test` collects them (and reports them skipped); they run only under
- * vitest.chaos.config.ts (`pnpm test:chaos`), which sets CODFLOW_CHAOS.
- */
-export const describeChaos = describe.runIf(process.env.CODFLOW_CHAOS === "1");
 
 /** A whole number from the environment (CHAOS_CHECKOUTS, CHAOS_ITERATIONS), else `fallback`. */
 export function fromEnv(name: string, fallback: number): number {

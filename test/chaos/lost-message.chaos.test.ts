@@ -7,15 +7,15 @@
  *
  * CHAOS_CHECKOUTS (default 200): checkouts in each burst, one customer each.
  */
-import { afterAll, beforeAll, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { startPrivateNats } from "../support/private-servers.ts";
-import { type Chaos, describeChaos, fromEnv, startChaos } from "./harness.ts";
+import { type Chaos, fromEnv, startChaos } from "./harness.ts";
 import { burstThroughFault } from "./scenarios/burst-under-fault.ts";
 import { deletedReservedMessages } from "./scenarios/lost-message.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 200);
 
-describeChaos("lost messages", () => {
+describe("lost messages", () => {
   let nats: Awaited<ReturnType<typeof startPrivateNats>>;
   let chaos: Chaos;
 

@@ -7,13 +7,13 @@
  * CHAOS_ITERATIONS (default 25): fast-check runs, 20 to 40 operations each.
  * CHAOS_SEED: replay the run fast-check reported.
  */
-import { afterAll, beforeAll, it } from "vitest";
-import { type Chaos, describeChaos, fromEnv, startChaos } from "./harness.ts";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { type Chaos, fromEnv, startChaos } from "./harness.ts";
 import { checkRandomInterleavings, INTERLEAVING_ENV } from "./scenarios/random-interleavings.ts";
 
 const numRuns = fromEnv("CHAOS_ITERATIONS", 25);
 
-describeChaos("random interleavings", () => {
+describe("random interleavings", () => {
   let chaos: Chaos;
 
   beforeAll(async () => {

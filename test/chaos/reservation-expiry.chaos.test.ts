@@ -8,14 +8,14 @@
  * CHAOS_CHECKOUTS (default 200): checkouts over all rounds, one customer each.
  * CHAOS_ITERATIONS (default 10): rounds, each settling and checking the invariant.
  */
-import { afterAll, beforeAll, it } from "vitest";
-import { type Chaos, describeChaos, fromEnv, startChaos } from "./harness.ts";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { type Chaos, fromEnv, startChaos } from "./harness.ts";
 import { expiryRaces, SHORT_RESERVATIONS } from "./scenarios/reservation-expiry.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 200);
 const rounds = fromEnv("CHAOS_ITERATIONS", 10);
 
-describeChaos("reservations expiring under a frozen orders service", () => {
+describe("reservations expiring under a frozen orders service", () => {
   let chaos: Chaos;
 
   beforeAll(async () => {

@@ -39,6 +39,9 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
     /** A crashed relay's claim on outbox rows expires after this. */
     OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
+    /** When a stream is re-created (broker rebuilt empty), events published this recently are re-sent. */
+    OUTBOX_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
+    STREAM_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
   });
 }
 

@@ -12,6 +12,7 @@ export * from "./messaging/errors.ts";
 export * from "./messaging/nats.ts";
 export * from "./messaging/outbox.ts";
 export * from "./messaging/relay.ts";
+export * from "./messaging/stream-watch.ts";
 export * from "./messaging/tables.ts";
 export * from "./messaging/worker-loop.ts";
 export * from "./metrics.ts";

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "./log.ts";
 import type { ConsumerDeps, RunningConsumer } from "./messaging/consume.ts";
 import { type Broker, connectBroker, ensureStreams } from "./messaging/nats.ts";
 import { startOutboxRelay } from "./messaging/relay.ts";
+import { startStreamWatch } from "./messaging/stream-watch.ts";
 import type { WorkerLoop } from "./messaging/worker-loop.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { type Stop, startHttpServer, stopOnSignals } from "./service.ts";
@@ -20,6 +21,7 @@ export interface Platform {
   broker: Broker;
   verifyToken: TokenVerifier;
   relay: WorkerLoop;
+  streamWatch: WorkerLoop;
   consumerDeps: ConsumerDeps;
   readiness: ReadinessCheck[];
   shutdownTelemetry: Stop;
@@ -39,7 +41,8 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
     name: config.SERVICE_NAME,
     logger,
   });
-  await ensureStreams(broker, { replicas: config.NATS_STREAM_REPLICAS });
+  broker.streamReplicas = config.NATS_STREAM_REPLICAS;
+  await ensureStreams(broker);
   metrics.observePlatform({ sql: database.sql, broker, logger });
   const relay = startOutboxRelay({
     sql: database.sql,
@@ -47,6 +50,14 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
     logger,
     metrics,
     leaseSeconds: config.OUTBOX_LEASE_SECONDS,
+  });
+  const streamWatch = startStreamWatch({
+    sql: database.sql,
+    broker,
+    logger,
+    metrics,
+    replayWindowSeconds: config.OUTBOX_REPLAY_WINDOW_SECONDS,
+    intervalMs: config.STREAM_WATCH_INTERVAL_MS,
   });
   return {
     config,
@@ -59,6 +70,7 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
       jwksUrl: config.AUTH_JWKS_URL,
     }),
     relay,
+    streamWatch,
     consumerDeps: {
       sql: database.sql,
       broker,
@@ -116,6 +128,7 @@ export async function runService(
       http.stop,
       () => Promise.all(consumers.map((c) => c.stop())).then(() => {}),
       () => Promise.all(workers.map((w) => w.stop())).then(() => {}),
+      platform.streamWatch.stop,
       platform.relay.stop,
       platform.broker.close,
       platform.database.close,

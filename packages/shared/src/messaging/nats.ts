@@ -14,6 +14,8 @@ export interface Broker {
   js: JetStreamClient;
   jsm: JetStreamManager;
   namespace: string;
+  /** Replicas of every stream this service creates (NATS_STREAM_REPLICAS). */
+  streamReplicas: number;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function connectBroker({
     jsm,
     js: jetstream(nc),
     namespace,
+    streamReplicas: 1,
     close: async () => {
       if (!nc.isClosed()) await nc.drain();
     },
@@ -70,7 +73,10 @@ export async function connectBroker({
  * Creates or updates the streams. Every service calls this at start and whenever a consumer
  * finds its stream gone, so even a broker rebuilt empty heals itself.
  */
-export async function ensureStreams(broker: Broker, { replicas = 1 }: { replicas?: number } = {}) {
+export async function ensureStreams(
+  broker: Broker,
+  { replicas = broker.streamReplicas }: { replicas?: number } = {},
+) {
   for (const context of STREAM_CONTEXTS) {
     const config = {
       name: streamName(broker.namespace, context),
