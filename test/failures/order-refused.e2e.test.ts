@@ -1,44 +1,36 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customer } from "../../scripts/lib/api.ts";
-import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
+import type { MailSink } from "../../scripts/lib/mail-sink.ts";
 import {
-  connectDatabases,
   type Databases,
   FAILED_SUBJECT,
+  type FailureRig,
   listDeadLetters,
   mailsTo,
-  openStorefront,
   type Storefront,
+  startFailureRig,
   stockOf,
 } from "../support/failure-kit.ts";
 import { checkInvariant } from "../support/invariants.ts";
 import { waitForQuiescence } from "../support/quiescence.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import type { Stack } from "../support/stack.ts";
 
+let rig: FailureRig;
 let smtp: MailSink;
 let stack: Stack;
 let shop: Storefront;
 let db: Databases;
 
 beforeAll(async () => {
-  smtp = await startMailSink({ smtpPort: 0, httpPort: 0 });
-  stack = await startStack({
-    env: {
-      SMTP_URL: `smtp://127.0.0.1:${smtp.smtpPort}`,
-      CONSUMER_MAX_DELIVER: "3",
-      CONSUMER_BACKOFF_BASE_MS: "50",
-    },
+  rig = await startFailureRig({
+    CONSUMER_MAX_DELIVER: "3",
+    CONSUMER_BACKOFF_BASE_MS: "50",
   });
-  shop = await openStorefront(stack);
-  db = connectDatabases(stack);
+  ({ smtp, stack, shop, db } = rig);
 }, 120_000);
 
-afterAll(async () => {
-  await db?.end();
-  await stack?.stop();
-  await smtp?.close();
-});
+afterAll(() => rig?.stop());
 
 describe("orders refuses the order for good (issue 3, item 3)", () => {
   it("dead-letters inventory.reserved with its reason, releases the stock and fails the checkout order_failed", async () => {

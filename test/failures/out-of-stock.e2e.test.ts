@@ -1,37 +1,32 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customer } from "../../scripts/lib/api.ts";
-import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
+import type { MailSink } from "../../scripts/lib/mail-sink.ts";
 import {
-  connectDatabases,
   type Databases,
   FAILED_SUBJECT,
+  type FailureRig,
   mailsTo,
-  openStorefront,
   reserveMovementsOf,
   type Storefront,
+  startFailureRig,
 } from "../support/failure-kit.ts";
 import { checkInvariant } from "../support/invariants.ts";
 import { waitForQuiescence } from "../support/quiescence.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import type { Stack } from "../support/stack.ts";
 
+let rig: FailureRig;
 let smtp: MailSink;
 let stack: Stack;
 let shop: Storefront;
 let db: Databases;
 
 beforeAll(async () => {
-  smtp = await startMailSink({ smtpPort: 0, httpPort: 0 });
-  stack = await startStack({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.smtpPort}` } });
-  shop = await openStorefront(stack);
-  db = connectDatabases(stack);
+  rig = await startFailureRig();
+  ({ smtp, stack, shop, db } = rig);
 }, 120_000);
 
-afterAll(async () => {
-  await db?.end();
-  await stack?.stop();
-  await smtp?.close();
-});
+afterAll(() => rig?.stop());
 
 describe("a checkout with one line short of stock (issue 3, item 1)", () => {
   it("fails out_of_stock naming the short line, reserves nothing, keeps the cart and emails the customer once", async () => {

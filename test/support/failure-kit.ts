@@ -5,8 +5,8 @@ import { promisify } from "node:util";
 import { waitFor } from "@codflow/shared/testing";
 import postgres from "postgres";
 import { adminToken, apiClient, checkoutBody } from "../../scripts/lib/api.ts";
-import type { MailSink } from "../../scripts/lib/mail-sink.ts";
-import type { Stack } from "./stack.ts";
+import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
+import { type Stack, startStack } from "./stack.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const suffix = () => randomUUID().slice(0, 8);
@@ -118,6 +118,33 @@ export function connectDatabases(stack: Stack) {
 }
 
 export type Databases = ReturnType<typeof connectDatabases>;
+
+/**
+ * What a failure test runs against: a mail sink, a stack sending its email there (plus `env`),
+ * the storefront and the service databases. `stop()` ends them all; a failed start stops what
+ * it had started.
+ */
+export async function startFailureRig(env: Record<string, string> = {}) {
+  const smtp = await startMailSink({ smtpPort: 0, httpPort: 0 });
+  let stack: Stack | undefined;
+  let db: Databases | undefined;
+  const stop = async () => {
+    await db?.end();
+    await stack?.stop();
+    await smtp?.close();
+  };
+  try {
+    stack = await startStack({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.smtpPort}`, ...env } });
+    const shop = await openStorefront(stack);
+    db = connectDatabases(stack);
+    return { smtp, stack, shop, db, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export type FailureRig = Awaited<ReturnType<typeof startFailureRig>>;
 
 /** A variant's stock as inventory holds it; `available` is what a new reservation could take. */
 export async function stockOf(inventory: postgres.Sql, variantId: string) {

@@ -15,8 +15,9 @@ import {
   heldMismatches,
   type Inventory,
   ledgerMismatches,
-  type OutboxEvent,
+  ordersConfirmed,
   outboxEvents,
+  reserve,
   seedProduct,
   startInventory,
   stockLevel,
@@ -32,37 +33,12 @@ beforeAll(async () => {
 });
 afterAll(() => fx.close());
 
-type Reserved = OutboxEvent<EventData<"inventory.reserved">>;
-
-async function reserve(lines: { variantId: string; qty: number }[]) {
-  const request = checkoutRequested(lines);
-  await fx.publish("checkout.requested", request);
-  return waitFor(
-    async () =>
-      (await outboxEvents<EventData<"inventory.reserved">>(fx, "inventory.reserved")).find(
-        (e): e is Reserved => e.correlationId === request.checkoutId,
-      ),
-    { what: "inventory.reserved" },
-  );
-}
-
 const checkoutFailed = (checkoutId: string): EventData<"checkout.failed"> => ({
   checkoutId,
   customerId: "customer-1",
   customerEmail: null,
   reason: "timed_out",
   detail: "the checkout ran past its deadline",
-});
-
-const confirmed = ({ data }: Reserved): EventData<"orders.confirmed"> => ({
-  orderId: uuidv7(),
-  orderNumber: "CF-1001",
-  checkoutId: data.checkoutId,
-  reservationId: data.reservationId,
-  customerId: data.customerId,
-  items: data.lines,
-  totalMinor: data.totalMinor,
-  currency: data.currency,
 });
 
 const cancelled = (order: EventData<"orders.confirmed">): EventData<"orders.cancelled"> => ({
@@ -126,7 +102,7 @@ describe("inventory.abort-checkout", () => {
   it("releases the active reservation of an aborted checkout, once", async () => {
     const product = await seedProduct(fx, [{ stock: 3 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 2 }]);
+    const reserved = await reserve(fx, [{ variantId, qty: 2 }]);
 
     await fx.publish("checkout.failed", checkoutFailed(reserved.data.checkoutId));
     await waitFor(
@@ -150,8 +126,8 @@ describe("inventory.abort-checkout", () => {
   it("leaves a committed reservation alone: the order's cancellation gives its stock back", async () => {
     const product = await seedProduct(fx, [{ stock: 3 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 2 }]);
-    await fx.publish("orders.confirmed", confirmed(reserved));
+    const reserved = await reserve(fx, [{ variantId, qty: 2 }]);
+    await fx.publish("orders.confirmed", ordersConfirmed(reserved));
     await waitFor(
       async () => (await reservationOf(reserved.data.checkoutId))?.status === "committed",
       { what: "committed" },
@@ -172,11 +148,11 @@ describe("inventory.cancel-commitment", () => {
   it("gives a cancelled order's committed stock back with release ledger rows, once", async () => {
     const product = await seedProduct(fx, [{ stock: 5 }, { stock: 5 }]);
     const [a, b] = product.variants.map((v) => v.id ?? "");
-    const reserved = await reserve([
+    const reserved = await reserve(fx, [
       { variantId: a ?? "", qty: 2 },
       { variantId: b ?? "", qty: 1 },
     ]);
-    const order = confirmed(reserved);
+    const order = ordersConfirmed(reserved);
     await fx.publish("orders.confirmed", order);
     await waitFor(async () => (await reservationOf(order.checkoutId))?.status === "committed", {
       what: "committed",
@@ -207,9 +183,9 @@ describe("inventory.cancel-commitment", () => {
   it("releases a reservation still active when its order is cancelled", async () => {
     const product = await seedProduct(fx, [{ stock: 2 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 2 }]);
+    const reserved = await reserve(fx, [{ variantId, qty: 2 }]);
 
-    await fx.publish("orders.cancelled", cancelled(confirmed(reserved)));
+    await fx.publish("orders.cancelled", cancelled(ordersConfirmed(reserved)));
     await waitFor(
       async () => (await reservationOf(reserved.data.checkoutId))?.status === "released",
       { what: "released" },

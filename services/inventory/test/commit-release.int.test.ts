@@ -1,14 +1,16 @@
 import type { EventData } from "@codflow/shared";
 import { waitFor } from "@codflow/shared/testing";
-import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { onCheckoutRequested, onOrdersConfirmed, onOrdersFailed } from "../src/index.ts";
 import {
   checkoutRequested,
   type Inventory,
   ledgerMismatches,
-  type OutboxEvent,
+  ordersConfirmed,
   outboxEvents,
+  type Reserved,
+  reservationStatus,
+  reserve,
   seedProduct,
   startInventory,
   stockLevel,
@@ -23,32 +25,6 @@ beforeAll(async () => {
 });
 afterAll(() => fx.close());
 
-type Reserved = OutboxEvent<EventData<"inventory.reserved">>;
-
-/** Reserves the lines through the real consumer and returns the inventory.reserved it emitted. */
-async function reserve(lines: { variantId: string; qty: number }[]) {
-  const request = checkoutRequested(lines);
-  await fx.publish("checkout.requested", request);
-  return waitFor(
-    async () =>
-      (await outboxEvents<EventData<"inventory.reserved">>(fx, "inventory.reserved")).find(
-        (e): e is Reserved => e.correlationId === request.checkoutId,
-      ),
-    { what: "inventory.reserved" },
-  );
-}
-
-const confirmed = ({ data }: Reserved): EventData<"orders.confirmed"> => ({
-  orderId: uuidv7(),
-  orderNumber: "CF-1001",
-  checkoutId: data.checkoutId,
-  reservationId: data.reservationId,
-  customerId: data.customerId,
-  items: data.lines,
-  totalMinor: data.totalMinor,
-  currency: data.currency,
-});
-
 const committedEventsOf = async (checkoutId: string) =>
   (await outboxEvents<EventData<"inventory.committed">>(fx, "inventory.committed")).filter(
     (e) => e.correlationId === checkoutId,
@@ -60,11 +36,6 @@ const failed = ({ data }: Reserved): EventData<"orders.failed"> => ({
   customerId: data.customerId,
   detail: "the order could not be created",
 });
-
-const statusOf = async (reservationId: string) =>
-  (await fx.sql`select status from reservations where id = ${reservationId}`)[0]?.status as
-    | string
-    | undefined;
 
 const movementsOf = (reservationId: string) =>
   fx.sql`select kind, reserved_delta, committed_delta from stock_movements
@@ -82,15 +53,18 @@ describe("inventory.commit-reservation", () => {
   it("turns reserved units into committed ones with a commit ledger row per line and emits inventory.committed, once", async () => {
     const product = await seedProduct(fx, [{ stock: 5 }, { stock: 5 }]);
     const [a, b] = product.variants.map((v) => v.id ?? "");
-    const reserved = await reserve([
+    const reserved = await reserve(fx, [
       { variantId: a ?? "", qty: 2 },
       { variantId: b ?? "", qty: 1 },
     ]);
-    const order = confirmed(reserved);
+    const order = ordersConfirmed(reserved);
     const orderConfirmed = await fx.publish("orders.confirmed", order);
-    await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "committed", {
-      what: "committed",
-    });
+    await waitFor(
+      async () => (await reservationStatus(fx, reserved.data.reservationId)) === "committed",
+      {
+        what: "committed",
+      },
+    );
 
     expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 5, reserved: 0, committed: 2 });
     expect(await stockLevel(fx, b ?? "")).toEqual({ onHand: 5, reserved: 0, committed: 1 });
@@ -106,7 +80,7 @@ describe("inventory.commit-reservation", () => {
     expect(committed?.data).toEqual(order);
 
     const before = await handled("inventory.commit-reservation");
-    await fx.publish("orders.confirmed", confirmed(reserved));
+    await fx.publish("orders.confirmed", ordersConfirmed(reserved));
     await waitFor(async () => (await handled("inventory.commit-reservation")) === before + 1, {
       what: "second confirm handled",
     });
@@ -119,15 +93,18 @@ describe("inventory.commit-reservation", () => {
   it("applies nothing to an order confirmed after its reservation was released: no commitment, no event, counted", async () => {
     const product = await seedProduct(fx, [{ stock: 5 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 2 }]);
+    const reserved = await reserve(fx, [{ variantId, qty: 2 }]);
     await fx.publish("orders.failed", failed(reserved));
-    await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "released", {
-      what: "released",
-    });
+    await waitFor(
+      async () => (await reservationStatus(fx, reserved.data.reservationId)) === "released",
+      {
+        what: "released",
+      },
+    );
     const late = { reservation_status: "released" };
     const lateBefore = await fx.counter("codflow_inventory_late_commits_total", late);
 
-    await fx.publish("orders.confirmed", confirmed(reserved));
+    await fx.publish("orders.confirmed", ordersConfirmed(reserved));
 
     await waitFor(
       async () =>
@@ -140,7 +117,7 @@ describe("inventory.commit-reservation", () => {
         result: "dead_lettered",
       }),
     ).toBe(0);
-    expect(await statusOf(reserved.data.reservationId)).toBe("released");
+    expect(await reservationStatus(fx, reserved.data.reservationId)).toBe("released");
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 5, reserved: 0, committed: 0 });
     expect(
       (await outboxEvents(fx, "inventory.committed")).filter(
@@ -155,13 +132,16 @@ describe("inventory.release-reservation", () => {
   it("gives reserved units back with a release ledger row per line, once", async () => {
     const product = await seedProduct(fx, [{ stock: 3 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 3 }]);
+    const reserved = await reserve(fx, [{ variantId, qty: 3 }]);
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 3, reserved: 3, committed: 0 });
 
     await fx.publish("orders.failed", failed(reserved));
-    await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "released", {
-      what: "released",
-    });
+    await waitFor(
+      async () => (await reservationStatus(fx, reserved.data.reservationId)) === "released",
+      {
+        what: "released",
+      },
+    );
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 3, reserved: 0, committed: 0 });
 
     const before = await handled("inventory.release-reservation");
@@ -176,7 +156,7 @@ describe("inventory.release-reservation", () => {
       ["reserve", 3],
       ["release", -3],
     ]);
-    const again = await reserve([{ variantId, qty: 3 }]);
+    const again = await reserve(fx, [{ variantId, qty: 3 }]);
     expect(again.data.lines[0]?.qty).toBe(3);
   });
 });
@@ -185,28 +165,28 @@ describe("stock ledger", () => {
   it("adds up to every stock level after a mixed workload", async () => {
     const product = await seedProduct(fx, [{ stock: 6 }, { stock: 4 }, { stock: 2 }]);
     const [a, b, c] = product.variants.map((v) => v.id ?? "");
-    const toCommit = await reserve([
+    const toCommit = await reserve(fx, [
       { variantId: a ?? "", qty: 2 },
       { variantId: b ?? "", qty: 1 },
     ]);
-    const toRelease = await reserve([
+    const toRelease = await reserve(fx, [
       { variantId: b ?? "", qty: 2 },
       { variantId: c ?? "", qty: 2 },
     ]);
-    const toHold = await reserve([{ variantId: a ?? "", qty: 1 }]);
+    const toHold = await reserve(fx, [{ variantId: a ?? "", qty: 1 }]);
     await fx.admin("PUT", `/v1/admin/catalog/variants/${a}/stock`, { onHand: 9 });
     await fx.admin("PUT", `/v1/admin/catalog/variants/${c}/stock`, { onHand: 3 });
-    await fx.publish("orders.confirmed", confirmed(toCommit));
+    await fx.publish("orders.confirmed", ordersConfirmed(toCommit));
     await fx.publish("orders.failed", failed(toRelease));
     await fx.publish("checkout.requested", checkoutRequested([{ variantId: b ?? "", qty: 99 }]));
     await waitFor(
       async () =>
-        (await statusOf(toCommit.data.reservationId)) === "committed" &&
-        (await statusOf(toRelease.data.reservationId)) === "released",
+        (await reservationStatus(fx, toCommit.data.reservationId)) === "committed" &&
+        (await reservationStatus(fx, toRelease.data.reservationId)) === "released",
       { what: "commit and release applied" },
     );
 
-    expect(await statusOf(toHold.data.reservationId)).toBe("active");
+    expect(await reservationStatus(fx, toHold.data.reservationId)).toBe("active");
     expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 9, reserved: 1, committed: 2 });
     expect(await stockLevel(fx, b ?? "")).toEqual({ onHand: 4, reserved: 0, committed: 1 });
     expect(await stockLevel(fx, c ?? "")).toEqual({ onHand: 3, reserved: 0, committed: 0 });

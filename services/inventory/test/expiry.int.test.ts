@@ -1,6 +1,5 @@
 import { createDatabase, type EventData, startWorkerLoop } from "@codflow/shared";
 import { waitFor } from "@codflow/shared/testing";
-import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expireDueReservations } from "../src/db/expire-reservations.ts";
 import { onCheckoutRequested, onOrdersConfirmed, sweepExpiredReservations } from "../src/index.ts";
@@ -9,8 +8,11 @@ import {
   heldMismatches,
   type Inventory,
   ledgerMismatches,
-  type OutboxEvent,
+  ordersConfirmed,
   outboxEvents,
+  type Reserved,
+  reservationStatus,
+  reserve,
   seedProduct,
   startInventory,
   stockLevel,
@@ -37,37 +39,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => fx.close());
-
-type Reserved = OutboxEvent<EventData<"inventory.reserved">>;
-
-/** Reserves the lines (1 s TTL) through the real consumer; returns the inventory.reserved. */
-async function reserve(lines: { variantId: string; qty: number }[]) {
-  const request = checkoutRequested(lines);
-  await fx.publish("checkout.requested", request);
-  return waitFor(
-    async () =>
-      (await outboxEvents<EventData<"inventory.reserved">>(fx, "inventory.reserved")).find(
-        (e): e is Reserved => e.correlationId === request.checkoutId,
-      ),
-    { what: "inventory.reserved" },
-  );
-}
-
-const confirmed = ({ data }: Reserved): EventData<"orders.confirmed"> => ({
-  orderId: uuidv7(),
-  orderNumber: "CF-1001",
-  checkoutId: data.checkoutId,
-  reservationId: data.reservationId,
-  customerId: data.customerId,
-  items: data.lines,
-  totalMinor: data.totalMinor,
-  currency: data.currency,
-});
-
-const statusOf = async (reservationId: string) =>
-  (await fx.sql`select status from reservations where id = ${reservationId}`)[0]?.status as
-    | string
-    | undefined;
 
 const eventsOf = async (type: string, checkoutId: string) =>
   (await outboxEvents(fx, type)).filter((e) => e.correlationId === checkoutId);
@@ -98,7 +69,7 @@ describe("inventory.expiry-sweeper", () => {
   it("expires a reservation past its expiry: stock back with expire ledger rows, one inventory.reservation_expired", async () => {
     const product = await seedProduct(fx, [{ stock: 4 }, { stock: 4 }]);
     const [a, b] = product.variants.map((v) => v.id ?? "");
-    const reserved = await reserve([
+    const reserved = await reserve(fx, [
       { variantId: a ?? "", qty: 3 },
       { variantId: b ?? "", qty: 1 },
     ]);
@@ -125,7 +96,7 @@ describe("inventory.expiry-sweeper", () => {
       expiredAt: new Date(row?.updated_at).toISOString(),
     });
     expect(row?.afterExpiry).toBe(true);
-    expect(await statusOf(reservationId)).toBe("expired");
+    expect(await reservationStatus(fx, reservationId)).toBe("expired");
     expect(await stockLevel(fx, a ?? "")).toEqual({ onHand: 4, reserved: 0, committed: 0 });
     expect(await stockLevel(fx, b ?? "")).toEqual({ onHand: 4, reserved: 0, committed: 0 });
     const expires = await fx.sql`
@@ -147,7 +118,7 @@ describe("expiry against a late commit: the reservation's row lock decides", () 
   it("applies nothing to a commit that waited on a sweep in progress, and counts it", async () => {
     const product = await seedProduct(fx, [{ stock: 2 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 2 }]);
+    const reserved = await reserve(fx, [{ variantId, qty: 2 }]);
     await allDue();
     const lateBefore = await lateCommits("expired");
     let endSweep = () => {};
@@ -166,7 +137,7 @@ describe("expiry against a late commit: the reservation's row lock decides", () 
     });
     await sweptButOpen;
 
-    await fx.publish("orders.confirmed", confirmed(reserved));
+    await fx.publish("orders.confirmed", ordersConfirmed(reserved));
     await waitFor(
       async () =>
         (
@@ -181,7 +152,7 @@ describe("expiry against a late commit: the reservation's row lock decides", () 
     await waitFor(async () => (await lateCommits("expired")) === lateBefore + 1, {
       what: "the late commit counted",
     });
-    expect(await statusOf(reserved.data.reservationId)).toBe("expired");
+    expect(await reservationStatus(fx, reserved.data.reservationId)).toBe("expired");
     expect(await eventsOf("inventory.committed", reserved.data.checkoutId)).toEqual([]);
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 2, reserved: 0, committed: 0 });
     expect(await ledgerMismatches(fx)).toEqual([]);
@@ -190,7 +161,7 @@ describe("expiry against a late commit: the reservation's row lock decides", () 
   it("skips a reservation a commit holds, and never expires it once committed", async () => {
     const product = await seedProduct(fx, [{ stock: 2 }]);
     const variantId = product.variants[0]?.id ?? "";
-    const reserved = await reserve([{ variantId, qty: 1 }]);
+    const reserved = await reserve(fx, [{ variantId, qty: 1 }]);
     const { checkoutId, reservationId } = reserved.data;
     await allDue();
     let endCommit = () => {};
@@ -205,11 +176,11 @@ describe("expiry against a late commit: the reservation's row lock decides", () 
       }),
     });
 
-    await fx.publish("orders.confirmed", confirmed(reserved));
+    await fx.publish("orders.confirmed", ordersConfirmed(reserved));
     await commitHeld;
     const duringCommit = await sweepOnce();
     endCommit();
-    await waitFor(async () => (await statusOf(reservationId)) === "committed", {
+    await waitFor(async () => (await reservationStatus(fx, reservationId)) === "committed", {
       what: "committed",
     });
     await sweepOnce();
@@ -249,14 +220,17 @@ describe("expiry against a late commit: the reservation's row lock decides", () 
     await Promise.all(
       reservations.map(async (reserved, i) => {
         if (i >= 40) {
-          await waitFor(async () => (await statusOf(reserved.data.reservationId)) === "expired", {
-            what: "expired",
-          });
+          await waitFor(
+            async () => (await reservationStatus(fx, reserved.data.reservationId)) === "expired",
+            {
+              what: "expired",
+            },
+          );
         } else if (i >= 10) {
           const at = Date.parse(reserved.data.expiresAt) + (i - 25) * 10;
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
         }
-        await fx.publish("orders.confirmed", confirmed(reserved));
+        await fx.publish("orders.confirmed", ordersConfirmed(reserved));
       }),
     );
     const ids = reservations.map((r) => r.data.reservationId);

@@ -6,7 +6,7 @@ import {
   startConsumer,
   startOutboxRelay,
 } from "@codflow/shared";
-import { signToken, startTestPlatform } from "@codflow/shared/testing";
+import { signToken, startTestPlatform, waitFor } from "@codflow/shared/testing";
 import type { z } from "@hono/zod-openapi";
 import { v7 as uuidv7 } from "uuid";
 import type {
@@ -187,3 +187,35 @@ export type PublicProduct = z.infer<typeof publicProductSchema>;
 /** A response body, read as the type its route declares. */
 export const bodyOf = async <T>(res: Response | Promise<Response>) =>
   (await (await res).json()) as T;
+
+export type Reserved = OutboxEvent<EventData<"inventory.reserved">>;
+
+/** Reserves the lines through the real consumer and returns the inventory.reserved it emitted. */
+export async function reserve(fx: Inventory, lines: { variantId: string; qty: number }[]) {
+  const request = checkoutRequested(lines);
+  await fx.publish("checkout.requested", request);
+  return waitFor(
+    async () =>
+      (await outboxEvents<EventData<"inventory.reserved">>(fx, "inventory.reserved")).find(
+        (e): e is Reserved => e.correlationId === request.checkoutId,
+      ),
+    { what: "inventory.reserved" },
+  );
+}
+
+/** The orders.confirmed the orders service would send for this reservation. */
+export const ordersConfirmed = ({ data }: Reserved): EventData<"orders.confirmed"> => ({
+  orderId: uuidv7(),
+  orderNumber: "CF-1001",
+  checkoutId: data.checkoutId,
+  reservationId: data.reservationId,
+  customerId: data.customerId,
+  items: data.lines,
+  totalMinor: data.totalMinor,
+  currency: data.currency,
+});
+
+export const reservationStatus = async (fx: Inventory, reservationId: string) =>
+  (await fx.sql`select status from reservations where id = ${reservationId}`)[0]?.status as
+    | string
+    | undefined;

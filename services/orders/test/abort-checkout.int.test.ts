@@ -1,18 +1,19 @@
 import { waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkoutFailedData, reservedData, startOrdersFixture, vendorData } from "./helpers.ts";
+import {
+  checkoutFailedData,
+  type OrdersFixture,
+  replicateVendor,
+  reservedData,
+  startOrdersFixture,
+} from "./helpers.ts";
 
-let fx: Awaited<ReturnType<typeof startOrdersFixture>>;
+let fx: OrdersFixture;
 let vendorId: string;
 beforeAll(async () => {
   fx = await startOrdersFixture();
-  vendorId = uuidv7();
-  await fx.publish("inventory.vendor_upserted", vendorData(vendorId));
-  await waitFor(
-    async () => (await fx.sql`select 1 from vendors where id = ${vendorId}`).length === 1,
-    { what: "vendor replicated" },
-  );
+  vendorId = await replicateVendor(fx);
 });
 afterAll(() => fx?.close());
 

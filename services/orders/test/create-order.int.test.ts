@@ -2,7 +2,7 @@ import { deadLetterSubject, streamName } from "@codflow/shared";
 import { makeEnvelope, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reservedData, startOrdersFixture, vendorData } from "./helpers.ts";
+import { replicateVendor, reservedData, startOrdersFixture, vendorData } from "./helpers.ts";
 
 let fx: Awaited<ReturnType<typeof startOrdersFixture>>;
 beforeAll(async () => {
@@ -18,21 +18,10 @@ const orderOf = async (checkoutId: string) => {
 };
 const outboxOf = (causationId: string) =>
   fx.sql`select type, envelope, published_at, attempts from outbox where causation_id = ${causationId}`;
-const replicatedVendor = async () => {
-  const vendorId = uuidv7();
-  await fx.publish("inventory.vendor_upserted", vendorData(vendorId));
-  await waitFor(
-    async () => (await fx.sql`select 1 from vendors where id = ${vendorId}`).length === 1,
-    {
-      what: "vendor replicated",
-    },
-  );
-  return vendorId;
-};
 
 describe("orders.create-order on inventory.reserved", () => {
   it("creates the order, all its items, its first audit row and orders.confirmed in one go", async () => {
-    const vendorId = await replicatedVendor();
+    const vendorId = await replicateVendor(fx);
     const data = reservedData(vendorId);
 
     const event = await fx.publish("inventory.reserved", data);
@@ -88,7 +77,7 @@ describe("orders.create-order on inventory.reserved", () => {
   });
 
   it("makes one order for a redelivered event and re-publishes the orders.confirmed it caused", async () => {
-    const vendorId = await replicatedVendor();
+    const vendorId = await replicateVendor(fx);
     const data = reservedData(vendorId);
     const event = await fx.publish("inventory.reserved", data);
     await waitFor(async () => (await outboxOf(event.id))[0]?.published_at != null, {
@@ -124,7 +113,7 @@ describe("orders.create-order on inventory.reserved", () => {
   });
 
   it("makes no second order when another event names the same checkout and re-sends the original confirmation", async () => {
-    const vendorId = await replicatedVendor();
+    const vendorId = await replicateVendor(fx);
     const data = reservedData(vendorId);
     const first = await fx.publish("inventory.reserved", data);
     await waitFor(async () => (await outboxOf(first.id))[0]?.published_at != null, {
@@ -149,7 +138,7 @@ describe("orders.create-order on inventory.reserved", () => {
   });
 
   it("retries an order whose vendor is not replicated yet, without stalling the orders beside it, and creates it once the vendor arrives", async () => {
-    const knownVendor = await replicatedVendor();
+    const knownVendor = await replicateVendor(fx);
     const lateVendor = uuidv7();
     const early = reservedData(lateVendor);
     const others = [reservedData(knownVendor), reservedData(knownVendor)];
@@ -181,7 +170,7 @@ describe("orders.create-order on inventory.reserved", () => {
   });
 
   it("dead-letters an event with a bad schema and goes on serving the next one", async () => {
-    const vendorId = await replicatedVendor();
+    const vendorId = await replicateVendor(fx);
     const badData = { ...reservedData(vendorId), lines: [] };
     const bad = makeEnvelope("inventory.reserved", badData);
     const deadBefore = await fx.counter("codflow_dead_letters_total", { consumer: CREATE_ORDER });
@@ -206,7 +195,7 @@ describe("orders.create-order on inventory.reserved", () => {
   });
 
   it("refuses an order whose total is not the sum of its lines and emits orders.failed to compensate", async () => {
-    const vendorId = await replicatedVendor();
+    const vendorId = await replicateVendor(fx);
     const data = { ...reservedData(vendorId), totalMinor: 100 };
 
     const event = await fx.publish("inventory.reserved", data);

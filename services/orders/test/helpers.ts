@@ -5,7 +5,7 @@ import {
   startConsumer,
   startOutboxRelay,
 } from "@codflow/shared";
-import { shirtAndSocks, startTestPlatform } from "@codflow/shared/testing";
+import { shirtAndSocks, startTestPlatform, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import {
   createApp,
@@ -43,6 +43,19 @@ export async function startOrdersFixture({
     db: platform.db,
   });
   return { ...platform, app };
+}
+
+export type OrdersFixture = Awaited<ReturnType<typeof startOrdersFixture>>;
+
+/** Publishes a new vendor and waits until orders has replicated it; returns its id. */
+export async function replicateVendor(fx: OrdersFixture) {
+  const vendorId = uuidv7();
+  await fx.publish("inventory.vendor_upserted", vendorData(vendorId));
+  await waitFor(
+    async () => (await fx.sql`select 1 from vendors where id = ${vendorId}`).length === 1,
+    { what: "vendor replicated" },
+  );
+  return vendorId;
 }
 
 export const vendorData = (
