@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { waitFor } from "@codflow/shared/testing";
 import postgres from "postgres";
+import type { DeadLetter } from "../../scripts/cli/dlq.ts";
 import { adminToken, apiClient, checkoutBody } from "../../scripts/lib/api.ts";
 import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import { type Stack, startStack } from "./stack.ts";
@@ -171,16 +172,6 @@ export const FAILED_SUBJECT = /could not place your order/i;
 export const mailsTo = (sink: MailSink, address: string, subject?: RegExp) =>
   sink.messages.filter((m) => m.to.includes(address) && (!subject || subject.test(m.subject)));
 
-export interface DeadLetterView {
-  seq: number;
-  consumer: string;
-  originalSubject: string;
-  deliveries: number;
-  reason: string;
-  eventId: string | null;
-  eventType: string | null;
-}
-
 /** `pnpm codflow dlq list --json` for the stack's namespace: what an operator on call sees. */
 export async function listDeadLetters(stack: Stack) {
   const { stdout } = await promisify(execFile)(
@@ -191,5 +182,5 @@ export async function listDeadLetters(stack: Stack) {
       env: { ...process.env, NATS_URL: stack.natsUrl, NATS_NAMESPACE: stack.namespace },
     },
   );
-  return JSON.parse(stdout) as { total: number; letters: DeadLetterView[] };
+  return JSON.parse(stdout) as { total: number; letters: DeadLetter[] };
 }

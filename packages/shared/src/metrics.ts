@@ -209,3 +209,20 @@ export function createMetrics(service: string) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A service's own metrics, built once per registry however often they are asked for (the app,
+ * the consumers and the workers share one set; prom-client refuses a name registered twice).
+ * Example: `export const createOrdersMetrics = metricsOnce((m) => ({ created: m.counter(...) }))`.
+ */
+export function metricsOnce<T>(build: (metrics: Metrics) => T): (metrics: Metrics) => T {
+  const byRegistry = new WeakMap<Registry, T>();
+  return (metrics) => {
+    let found = byRegistry.get(metrics.registry);
+    if (found === undefined) {
+      found = build(metrics);
+      byRegistry.set(metrics.registry, found);
+    }
+    return found;
+  };
+}

@@ -1,11 +1,9 @@
-import type { Logger, Metrics, Sql } from "@codflow/shared";
+import { type Logger, type Metrics, metricsOnce, type Sql } from "@codflow/shared";
 
 export type CheckoutOutcome = "accepted" | "confirmed" | "failed";
 
 /** accepted→terminal latency buckets (seconds), from the metrics contract. */
 const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-
-const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
 
 function build(metrics: Metrics) {
   let source: { sql: Sql; logger: Logger } | undefined;
@@ -82,13 +80,6 @@ function build(metrics: Metrics) {
  * checkout's own metrics on the platform registry; the same object for a registry however often
  * it is asked for (the app and the consumers share it).
  */
-export function createCheckoutMetrics(metrics: Metrics) {
-  let found = byRegistry.get(metrics.registry);
-  if (!found) {
-    found = build(metrics);
-    byRegistry.set(metrics.registry, found);
-  }
-  return found;
-}
+export const createCheckoutMetrics = metricsOnce(build);
 
 export type CheckoutMetrics = ReturnType<typeof createCheckoutMetrics>;

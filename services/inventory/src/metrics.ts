@@ -1,6 +1,4 @@
-import type { Logger, Metrics, Sql } from "@codflow/shared";
-
-const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
+import { type Logger, type Metrics, metricsOnce, type Sql } from "@codflow/shared";
 
 function build(metrics: Metrics) {
   let source: { sql: Sql; logger: Logger } | undefined;
@@ -43,13 +41,6 @@ function build(metrics: Metrics) {
  * Inventory's own metrics on the platform registry; the same object for a registry however
  * often it is asked for (the app, the consumers and the sweeper share it).
  */
-export function createInventoryMetrics(metrics: Metrics) {
-  let found = byRegistry.get(metrics.registry);
-  if (!found) {
-    found = build(metrics);
-    byRegistry.set(metrics.registry, found);
-  }
-  return found;
-}
+export const createInventoryMetrics = metricsOnce(build);
 
 export type InventoryMetrics = ReturnType<typeof createInventoryMetrics>;

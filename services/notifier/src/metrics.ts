@@ -1,8 +1,6 @@
-import type { Logger, Metrics, Sql } from "@codflow/shared";
+import { type Logger, type Metrics, metricsOnce, type Sql } from "@codflow/shared";
 
 export type NotificationResult = "sent" | "retry" | "failed";
-
-const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
 
 function build(metrics: Metrics) {
   let source: { sql: Sql; logger: Logger } | undefined;
@@ -39,13 +37,6 @@ function build(metrics: Metrics) {
  * `codflow_notifications_total{template,result}` and `codflow_notifications_pending` on the
  * platform registry; the same object for a registry however often it is asked for.
  */
-export function createNotifierMetrics(metrics: Metrics) {
-  let found = byRegistry.get(metrics.registry);
-  if (!found) {
-    found = build(metrics);
-    byRegistry.set(metrics.registry, found);
-  }
-  return found;
-}
+export const createNotifierMetrics = metricsOnce(build);
 
 export type NotifierMetrics = ReturnType<typeof createNotifierMetrics>;

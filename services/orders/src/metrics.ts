@@ -1,6 +1,4 @@
-import type { Metrics } from "@codflow/shared";
-
-const byRegistry = new WeakMap<object, ReturnType<typeof build>>();
+import { type Metrics, metricsOnce } from "@codflow/shared";
 
 function build(metrics: Metrics) {
   return {
@@ -26,13 +24,6 @@ function build(metrics: Metrics) {
  * orders' own metrics on the platform registry; the same object for a registry however often it
  * is asked for (the app and the consumers share it).
  */
-export function createOrdersMetrics(metrics: Metrics) {
-  let found = byRegistry.get(metrics.registry);
-  if (!found) {
-    found = build(metrics);
-    byRegistry.set(metrics.registry, found);
-  }
-  return found;
-}
+export const createOrdersMetrics = metricsOnce(build);
 
 export type OrdersMetrics = ReturnType<typeof createOrdersMetrics>;
