@@ -4,6 +4,7 @@ import type { EventData } from "../src/index.ts";
 export const requestedData = (checkoutId = randomUUID()): EventData<"checkout.requested"> => ({
   checkoutId,
   customerId: "customer-1",
+  customerEmail: "customer-1@codflow.test",
   lines: [{ variantId: randomUUID(), qty: 1, unitPriceMinor: 1000, currency: "EUR" }],
   totalMinor: 1000,
   currency: "EUR",

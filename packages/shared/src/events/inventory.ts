@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { currency, money, reservedLineSchema, shippingAddressSchema } from "./common.ts";
+import { currency, money, reservedLineSchema } from "./common.ts";
 
 export const vendorUpserted = z.object({
   vendorId: z.uuid(),
@@ -27,8 +27,6 @@ export const inventoryReserved = z.object({
   reservationId: z.uuid(),
   expiresAt: z.iso.datetime({ offset: true }),
   customerId: z.string().min(1),
-  phone: z.string().min(1),
-  shippingAddress: shippingAddressSchema,
   lines: z.array(reservedLineSchema).min(1),
   totalMinor: money,
   currency,

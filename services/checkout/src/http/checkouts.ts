@@ -298,6 +298,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
       data: {
         checkoutId: id,
         customerId,
+        customerEmail: request.customerEmail,
         lines: snapshot.lines.map(({ variantId, qty, unitPriceMinor, currency }) => ({
           variantId,
           qty,

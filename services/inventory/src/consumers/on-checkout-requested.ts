@@ -135,8 +135,6 @@ async function emitReserved(tx: MessageTx, data: Requested, reserved: Reserved) 
       reservationId: reserved.reservationId,
       expiresAt: isoTimestamp(reserved.expiresAt),
       customerId: data.customerId,
-      phone: data.phone,
-      shippingAddress: data.shippingAddress,
       lines: reserved.lines.map((line) => {
         const variant = reserved.variants.get(line.variantId);
         if (!variant) throw new Error(`variant ${line.variantId} was reserved but not loaded`);
