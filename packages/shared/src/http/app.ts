@@ -17,6 +17,11 @@ export type ReadinessCheck = { name: string; check: () => Promise<unknown> };
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** Hono's own refusals (malformed JSON, a body that is not JSON…) as problem slugs. */
+const HTTP_EXCEPTION_PROBLEMS: Partial<Record<number, [slug: string, title: string]>> = {
+  415: ["unsupported-media-type", "Unsupported media type"],
+};
+
 const UNTRACED_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
 
 /**
@@ -69,10 +74,8 @@ export function createServiceApp({
   app.onError((err, c) => {
     if (err instanceof HttpProblem) return problemResponse(c, err);
     if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(
-        c,
-        new HttpProblem(err.status, "bad-request", "Bad request", err.message),
-      );
+      const [slug, title] = HTTP_EXCEPTION_PROBLEMS[err.status] ?? ["bad-request", "Bad request"];
+      return problemResponse(c, new HttpProblem(err.status, slug, title, err.message));
     }
     logger.error({ err, path: c.req.path, method: c.req.method }, "unhandled error");
     return problemResponse(

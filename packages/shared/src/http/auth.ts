@@ -16,9 +16,14 @@ export type AuthVariables = { user: AuthUser };
 
 export type TokenVerifier = (token: string) => Promise<AuthUser>;
 
+/** Seconds of clock skew forgiven on `exp` and `nbf`, between the issuer's clock and ours. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
 /**
  * HS256 with a shared secret, or RS256/ES256 against a JWKS (cached and refreshed by jose,
- * not fetched per request). `alg: none` and every other algorithm are refused.
+ * not fetched per request). The accepted algorithms are listed explicitly, so `alg: none`, an
+ * HS256 token against the key set (the public key used as an HMAC secret) and an RS256 token
+ * against the secret are all refused.
  */
 export function createTokenVerifier({
   secret,
@@ -30,12 +35,18 @@ export function createTokenVerifier({
   const verify = jwksUrl
     ? (
         (jwks) => (token: string) =>
-          jwtVerify(token, jwks, { algorithms: ["RS256", "ES256"] })
+          jwtVerify(token, jwks, {
+            algorithms: ["RS256", "ES256"],
+            clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          })
       )(createRemoteJWKSet(new URL(jwksUrl)))
     : secret
       ? (
           (key) => (token: string) =>
-            jwtVerify(token, key, { algorithms: ["HS256"] })
+            jwtVerify(token, key, {
+              algorithms: ["HS256"],
+              clockTolerance: CLOCK_TOLERANCE_SECONDS,
+            })
         )(new TextEncoder().encode(secret))
       : undefined;
   if (!verify) throw new Error("createTokenVerifier needs a secret or a JWKS URL");

@@ -1,0 +1,128 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../log.ts";
+import { createMetrics } from "../metrics.ts";
+import { createServiceApp, MAX_BODY_BYTES } from "./app.ts";
+
+function testApp() {
+  const logged: string[] = [];
+  const logger = createLogger({
+    service: "app-test",
+    level: "error",
+    destination: { write: (line: string) => logged.push(line) },
+  });
+  const app = createServiceApp({
+    service: "app-test",
+    logger,
+    metrics: createMetrics("app-test"),
+    readiness: [],
+  });
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/things",
+      request: {
+        body: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: z.object({ name: z.string().min(1), qty: z.number().int() }),
+            },
+          },
+        },
+      },
+      responses: { 201: { description: "created" } },
+    }),
+    (c) => c.json(c.req.valid("json"), 201),
+  );
+  app.post("/echo-size", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+  app.get("/crash", () => {
+    throw new Error(`database password rejected at ${import.meta.url}`);
+  });
+  return { app, logged };
+}
+
+async function expectProblem(res: Response, status: number, slug: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const problem = (await res.json()) as Record<string, unknown>;
+  expect(problem).toMatchObject({ status, type: expect.stringMatching(new RegExp(`/${slug}$`)) });
+  expect(typeof problem.title).toBe("string");
+  return problem;
+}
+
+const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+  ({ method: "POST", body, headers, duplex: "half" }) as RequestInit;
+
+/** A body without Content-Length, sent in 64 KiB chunks until `total` bytes. */
+function chunked(total: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const chunk = new Uint8Array(Math.min(64 * 1024, total - sent));
+      sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+describe("createServiceApp", () => {
+  const { app, logged } = testApp();
+
+  it("refuses a body over the limit by its Content-Length with 413 problem+json", async () => {
+    const res = await app.request("/echo-size", post(new Uint8Array(MAX_BODY_BYTES + 1)));
+    await expectProblem(res, 413, "payload-too-large");
+  });
+
+  it("refuses a chunked body that grows over the limit with 413 problem+json", async () => {
+    const res = await app.request("/echo-size", post(chunked(MAX_BODY_BYTES + 1)));
+    await expectProblem(res, 413, "payload-too-large");
+  });
+
+  it("passes a chunked body of exactly the limit", async () => {
+    const res = await app.request("/echo-size", post(chunked(MAX_BODY_BYTES)));
+    expect(await res.json()).toEqual({ bytes: MAX_BODY_BYTES });
+  });
+
+  it("answers malformed JSON with 400 problem+json", async () => {
+    const res = await app.request(
+      "/things",
+      post('{"name": "a",', { "content-type": "application/json" }),
+    );
+    await expectProblem(res, 400, "bad-request");
+  });
+
+  it.each([
+    ["text/plain", '{"name":"a","qty":1}'],
+    ["application/x-www-form-urlencoded", "name=a&qty=1"],
+    ["no content type", '{"name":"a","qty":1}'],
+  ])("answers a %s body where JSON is required with 415 problem+json", async (type, body) => {
+    const headers: Record<string, string> =
+      type === "no content type" ? {} : { "content-type": type };
+    const res = await app.request("/things", post(body, headers));
+    await expectProblem(res, 415, "unsupported-media-type");
+  });
+
+  it("names every invalid field in a validation problem", async () => {
+    const res = await app.request(
+      "/things",
+      post(JSON.stringify({ name: "", qty: "2" }), { "content-type": "application/json" }),
+    );
+    const problem = await expectProblem(res, 400, "validation-failed");
+    const paths = (problem.errors as Array<{ path: string }>).map((e) => e.path).sort();
+    expect(paths).toEqual(["name", "qty"]);
+  });
+
+  it("answers a crash with a bare 500 problem: no message, stack or path, but logs it", async () => {
+    const res = await app.request("/crash");
+    const problem = await expectProblem(res, 500, "internal-error");
+    const text = JSON.stringify(problem);
+    expect(text).not.toMatch(/password|\.ts|file:|at \w|Error/);
+    expect(logged.join("\n")).toMatch(/database password rejected/);
+  });
+
+  it("answers an unknown route with 404 problem+json", async () => {
+    await expectProblem(await app.request("/nowhere"), 404, "not-found");
+  });
+});
