@@ -51,7 +51,7 @@ async function expectProblem(res: Response, status: number, slug: string) {
   return problem;
 }
 
-const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+const post = (body: RequestInit["body"], headers: Record<string, string> = {}) =>
   ({ method: "POST", body, headers, duplex: "half" }) as RequestInit;
 
 /** A body without Content-Length, sent in 64 KiB chunks until `total` bytes. */
