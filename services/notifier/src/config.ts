@@ -4,6 +4,9 @@ import { z } from "zod";
 /** Dev-only: a local mail catcher (Mailpit, MailHog). Production must set SMTP_URL. */
 export const DEV_SMTP_URL = "smtp://127.0.0.1:1025";
 
+/** Dev-only: the SMS sink `pnpm start` runs (scripts/lib/sms-sink.ts). Production must set SMS_GATEWAY_URL. */
+export const DEV_SMS_GATEWAY_URL = "http://127.0.0.1:1090/sms";
+
 const ADDRESS = /^(?:[^<>]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/;
 
 export const configSchema = baseConfigSchema("notifier", 8084)
@@ -14,20 +17,31 @@ export const configSchema = baseConfigSchema("notifier", 8084)
       .string()
       .regex(ADDRESS, "an address, e.g. codflow <no-reply@example.com>")
       .default("codflow <no-reply@codflow.local>"),
+    /** Takes `POST` JSON `{to, body}` (2xx = accepted); DEV_SMS_GATEWAY_URL when unset (dev only). */
+    SMS_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** Sending attempts per email before it is marked failed. */
     NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
     /** The first retry waits this long; each next one twice as long. */
     NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
   })
   .superRefine((config, ctx) => {
-    if (config.NODE_ENV === "production" && !config.SMTP_URL) {
+    if (config.NODE_ENV !== "production") return;
+    for (const [key, devDefault] of [
+      ["SMTP_URL", DEV_SMTP_URL],
+      ["SMS_GATEWAY_URL", DEV_SMS_GATEWAY_URL],
+    ] as const) {
+      if (config[key]) continue;
       ctx.addIssue({
         code: "custom",
-        path: ["SMTP_URL"],
-        message: `required in production (the ${DEV_SMTP_URL} default is for development only)`,
+        path: [key],
+        message: `required in production (the ${devDefault} default is for development only)`,
       });
     }
   })
-  .transform((config) => ({ ...config, SMTP_URL: config.SMTP_URL ?? DEV_SMTP_URL }));
+  .transform((config) => ({
+    ...config,
+    SMTP_URL: config.SMTP_URL ?? DEV_SMTP_URL,
+    SMS_GATEWAY_URL: config.SMS_GATEWAY_URL ?? DEV_SMS_GATEWAY_URL,
+  }));
 
 export type Config = z.infer<typeof configSchema>;

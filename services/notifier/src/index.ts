@@ -1,7 +1,8 @@
 export { type AppDeps, createApp } from "./app.ts";
-export { type Config, configSchema, DEV_SMTP_URL } from "./config.ts";
+export { type Config, configSchema, DEV_SMS_GATEWAY_URL, DEV_SMTP_URL } from "./config.ts";
 export { onCheckoutConfirmed } from "./consumers/on-checkout-confirmed.ts";
 export { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
+export { onPhoneVerificationRequested } from "./consumers/on-phone-verification-requested.ts";
 export {
   createDispatcher,
   createMailTransport,
@@ -9,3 +10,4 @@ export {
   startMailer,
 } from "./mailer.ts";
 export { createNotifierMetrics } from "./metrics.ts";
+export { createSmsGateway, type SmsGateway } from "./sms-gateway.ts";

@@ -3,8 +3,10 @@ import { createApp } from "./app.ts";
 import { configSchema } from "./config.ts";
 import { onCheckoutConfirmed } from "./consumers/on-checkout-confirmed.ts";
 import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
+import { onPhoneVerificationRequested } from "./consumers/on-phone-verification-requested.ts";
 import { createMailTransport, startMailer } from "./mailer.ts";
 import { createNotifierMetrics } from "./metrics.ts";
+import { createSmsGateway } from "./sms-gateway.ts";
 
 const config = loadConfigOrExit("notifier", configSchema);
 
@@ -17,6 +19,15 @@ const app = createApp({
 const consumers = [
   startConsumer(platform.consumerDeps, onCheckoutConfirmed()),
   startConsumer(platform.consumerDeps, onCheckoutFailed()),
+  startConsumer(
+    platform.consumerDeps,
+    onPhoneVerificationRequested({
+      sql: platform.database.sql,
+      gateway: createSmsGateway(config.SMS_GATEWAY_URL),
+      metrics: createNotifierMetrics(platform.metrics),
+      logger: platform.logger,
+    }),
+  ),
 ];
 const mailer = startMailer({
   sql: platform.database.sql,

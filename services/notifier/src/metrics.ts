@@ -25,6 +25,11 @@ function build(metrics: Metrics) {
       "Emails by template and result (sent, retry: an attempt failed and will be retried, failed: gave up).",
       ["template", "result"],
     ),
+    sms: metrics.counter(
+      "codflow_sms_total",
+      "Verification SMS by result (sent, retry: the gateway failed and the event will be redelivered, failed: dead-lettered, expired: the code expired before it could be sent).",
+      ["result"],
+    ),
     pending,
     /** Gives the pending gauge its database (the mailer does). */
     observe(sql: Sql, logger: Logger) {
@@ -34,8 +39,9 @@ function build(metrics: Metrics) {
 }
 
 /**
- * `codflow_notifications_total{template,result}` and `codflow_notifications_pending` on the
- * platform registry; the same object for a registry however often it is asked for.
+ * `codflow_notifications_total{template,result}`, `codflow_sms_total{result}` and
+ * `codflow_notifications_pending` on the platform registry; the same object for a registry
+ * however often it is asked for.
  */
 export const createNotifierMetrics = metricsOnce(build);
 

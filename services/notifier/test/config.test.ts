@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from "@codflow/shared";
 import { describe, expect, it } from "vitest";
-import { configSchema, DEV_SMTP_URL } from "../src/config.ts";
+import { configSchema, DEV_SMS_GATEWAY_URL, DEV_SMTP_URL } from "../src/config.ts";
 
 const secret = "a-production-secret-of-32-chars!";
 
@@ -14,21 +14,34 @@ describe("notifier configuration", () => {
     ).toThrow(/SMTP_URL: required in production/);
   });
 
+  it("refuses to start in production without SMS_GATEWAY_URL", () => {
+    expect(() =>
+      loadConfig("notifier", configSchema, {
+        NODE_ENV: "production",
+        AUTH_JWT_SECRET: secret,
+        SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
+      }),
+    ).toThrow(/SMS_GATEWAY_URL: required in production/);
+  });
+
   it("uses the dev-only local SMTP server outside production", () => {
     const config = loadConfig("notifier", configSchema, {});
     expect(config.SMTP_URL).toBe(DEV_SMTP_URL);
+    expect(config.SMS_GATEWAY_URL).toBe(DEV_SMS_GATEWAY_URL);
     expect(config.MAIL_FROM).toBe("codflow <no-reply@codflow.local>");
     expect(config.NOTIFY_MAX_ATTEMPTS).toBe(8);
   });
 
-  it("takes SMTP_URL and MAIL_FROM from the environment, prefixed or not", () => {
+  it("takes SMTP_URL, MAIL_FROM and SMS_GATEWAY_URL from the environment, prefixed or not", () => {
     const config = loadConfig("notifier", configSchema, {
       NODE_ENV: "production",
       AUTH_JWT_SECRET: secret,
       NOTIFIER_SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
       MAIL_FROM: "Shop <orders@shop.example>",
+      SMS_GATEWAY_URL: "https://sms.example.com/v1/messages",
     });
     expect(config.SMTP_URL).toBe("smtps://mailer:pw@smtp.example.com:465");
+    expect(config.SMS_GATEWAY_URL).toBe("https://sms.example.com/v1/messages");
     expect(config.MAIL_FROM).toBe("Shop <orders@shop.example>");
   });
 

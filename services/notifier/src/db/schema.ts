@@ -1,10 +1,12 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
 import { NOTIFICATION_STATUSES } from "../domain/notification-status.ts";
+import { SMS_STATUSES } from "../domain/sms-status.ts";
 
 export { inbox, outbox } from "@codflow/shared";
 
 const statusList = NOTIFICATION_STATUSES.map((s) => `'${s}'`).join(", ");
+const smsStatusList = SMS_STATUSES.map((s) => `'${s}'`).join(", ");
 
 /**
  * One email per (event, template) and per (checkout, template) — a checkout's outcome re-emitted
@@ -42,4 +44,20 @@ export const notifications = pgTable(
     ),
     index("notifications_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
   ],
+);
+
+/**
+ * One row per verification SMS event, so a redelivered or re-sent event never texts the
+ * customer twice. It holds neither the phone number nor the code nor the text: the code lives
+ * only in the event, and is useless once it expires.
+ */
+export const smsMessages = pgTable(
+  "sms_messages",
+  {
+    eventId: uuid("event_id").primaryKey(),
+    verificationId: uuid("verification_id").notNull(),
+    status: text("status", { enum: SMS_STATUSES }).notNull(),
+    recordedAt: timestamp("recorded_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  () => [check("sms_messages_status_check", sql.raw(`status in (${smsStatusList})`))],
 );
