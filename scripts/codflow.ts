@@ -5,7 +5,8 @@
  *   dlq list [--limit N] [--json]      dead letters: consumer, event, deliveries, reason
  *   dlq replay <seq> [<seq>...]        publish dead letters again to their subject, then drop them
  * Databases (read-only): CHECKOUT_DATABASE_URL, INVENTORY_DATABASE_URL, ORDERS_DATABASE_URL,
- * NOTIFIER_DATABASE_URL (default postgres://127.0.0.1:5432/codflow_<service>).
+ * NOTIFIER_DATABASE_URL (default postgres://codflow_<service>@127.0.0.1:5432/codflow_<service>, each
+ * service's own role).
  * NATS: NATS_URL (default nats://127.0.0.1:4222) and NATS_NAMESPACE (default codflow).
  * Exit codes: 0 done, 1 failed (unknown checkout, unreachable database or broker), 2 bad usage.
  */

@@ -1,7 +1,8 @@
 /**
- * `pnpm migrate`: creates each service's database if missing and applies its migrations, one
- * service after another. A service's database is `<SERVICE>_DATABASE_URL`, else
- * postgres://127.0.0.1:5432/codflow_<service>.
+ * `pnpm migrate`: gives each service its own PostgreSQL role and database (creating them when
+ * missing, connected as POSTGRES_ADMIN_URL, dev default postgres://postgres@127.0.0.1:5432/postgres)
+ * and applies its migrations as that role, one service after another. A service's database is
+ * `<SERVICE>_DATABASE_URL`, else the dev default postgres://codflow_<service>@127.0.0.1:5432/codflow_<service>.
  */
 import { canConnect, postgresEndpoints } from "./lib/infra.ts";
 import { migrateAll } from "./lib/migrations.ts";

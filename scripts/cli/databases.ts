@@ -9,7 +9,8 @@ export function databaseUrls(env: NodeJS.ProcessEnv = process.env): Record<Backe
   return Object.fromEntries(
     BACKENDS.map((s) => [
       s,
-      env[`${s.toUpperCase()}_DATABASE_URL`] || `postgres://127.0.0.1:5432/codflow_${s}`,
+      env[`${s.toUpperCase()}_DATABASE_URL`] ||
+        `postgres://codflow_${s}@127.0.0.1:5432/codflow_${s}`,
     ]),
   ) as Record<Backend, string>;
 }

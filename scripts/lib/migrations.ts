@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import type { ScriptLogger } from "./output.ts";
 import { linePrefix, pipeLines } from "./output.ts";
+import { postgresAdminUrl, provisionServiceDatabases } from "./provision.ts";
 import {
   databaseUrlFor,
   REPO_ROOT,
@@ -25,8 +26,10 @@ export interface MigrateOptions {
 }
 
 /**
- * Runs each service's `src/migrate.ts` in turn (`node --import tsx`, in the service's folder,
- * with its `DATABASE_URL` from `<SERVICE>_DATABASE_URL`). Stops at the first failure.
+ * Gives each service its own role and database (as POSTGRES_ADMIN_URL, see provision.ts), then
+ * runs each service's `src/migrate.ts` in turn as that role (`node --import tsx`, in the
+ * service's folder, with its `DATABASE_URL` from `<SERVICE>_DATABASE_URL`). Stops at the first
+ * failure.
  */
 export async function migrateAll({
   env,
@@ -40,6 +43,11 @@ export async function migrateAll({
       `no src/migrate.ts in ${missing.map((name) => `services/${name}`).join(", ")}`,
     );
   }
+  await provisionServiceDatabases({
+    adminUrl: postgresAdminUrl(env),
+    databases: services.map((service) => ({ service, url: databaseUrlFor(service, env) })),
+    log,
+  });
   const width = Math.max(...services.map((name) => `migrate ${name}`.length));
   for (const [index, name] of services.entries()) {
     const started = Date.now();

@@ -20,10 +20,17 @@ export function serviceDir(name: string, root = REPO_ROOT): string {
   return join(root, "services", name);
 }
 
-/** `CHECKOUT_DATABASE_URL`, else the local default `postgres://127.0.0.1:5432/codflow_checkout`. */
+/**
+ * `CHECKOUT_DATABASE_URL`, else the dev-only local default
+ * `postgres://codflow_checkout@127.0.0.1:5432/codflow_checkout`: the service's own role (see
+ * provision.ts), no password (loopback trust).
+ */
 export function databaseUrlFor(name: ServiceName, env: NodeJS.ProcessEnv): string {
-  return env[`${name.toUpperCase()}_DATABASE_URL`] || `postgres://127.0.0.1:5432/codflow_${name}`;
+  return env[`${name.toUpperCase()}_DATABASE_URL`] || devDatabaseUrl(name);
 }
+
+export const devDatabaseUrl = (name: string) =>
+  `postgres://codflow_${name}@127.0.0.1:5432/codflow_${name}`;
 
 /** `CHECKOUT_PORT`, else the service's default port. */
 export function basePortFor(name: string, defaultPort: number, env: NodeJS.ProcessEnv): number {

@@ -19,7 +19,10 @@ export function baseConfigSchema(service: string, defaultPort: number) {
       .default("info"),
     PORT: port(defaultPort),
     HOST: z.string().default("127.0.0.1"),
-    DATABASE_URL: z.url().default(`postgres://127.0.0.1:5432/codflow_${service}`),
+    /** Dev-only default: the service's own role (`pnpm migrate` provisions it), loopback trust. */
+    DATABASE_URL: z
+      .url()
+      .default(`postgres://codflow_${service}@127.0.0.1:5432/codflow_${service}`),
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(8),
     NATS_URL: z.string().default("nats://127.0.0.1:4222"),
     NATS_NAMESPACE: z
