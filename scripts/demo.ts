@@ -1,16 +1,21 @@
 /**
  * `pnpm demo`: one Cash-on-Delivery order through a running stack (`pnpm start`), step by step:
- * catalog (admin) → cart → checkout → confirmed → order → confirmation email.
+ * catalog (admin) → phone verified by SMS code → cart → checkout → confirmed → order →
+ * confirmation email.
  * GATEWAY_URL (default http://127.0.0.1:8080), DEV_MAIL_HTTP_URL (default http://127.0.0.1:1080),
- * AUTH_JWT_SECRET (default: the dev-only secret the services accept outside production).
+ * DEV_SMS_HTTP_URL (default http://127.0.0.1:1090), AUTH_JWT_SECRET (default: the dev-only
+ * secret the services accept outside production).
  */
 import { randomUUID } from "node:crypto";
 import { signToken } from "@codflow/shared/testing";
+import { newPhone } from "./lib/api.ts";
 import { bold, green, red, scriptLogger } from "./lib/output.ts";
+import { smsSinkClient } from "./lib/sms-sink.ts";
 import { waitUntil } from "./lib/wait.ts";
 
 const GATEWAY_URL = (process.env.GATEWAY_URL || "http://127.0.0.1:8080").replace(/\/$/, "");
 const MAIL_URL = (process.env.DEV_MAIL_HTTP_URL || "http://127.0.0.1:1080").replace(/\/$/, "");
+const SMS_URL = (process.env.DEV_SMS_HTTP_URL || "http://127.0.0.1:1090").replace(/\/$/, "");
 const SECRET = process.env.AUTH_JWT_SECRET || undefined;
 const TERMINAL = new Set(["confirmed", "failed"]);
 
@@ -148,6 +153,7 @@ async function pollUntilTerminal(checkoutId: string, token: string): Promise<Che
 async function runDemo() {
   const runId = Date.now().toString(36);
   const customer = { sub: randomUUID(), email: `demo-${runId}@example.com` };
+  const phone = newPhone();
   const admin = await signToken(
     { sub: randomUUID(), role: "admin", email: "ops@codflow.example" },
     SECRET,
@@ -190,6 +196,24 @@ async function runDemo() {
   const variantId = product.variants[0]?.id;
   if (!variantId) throw new DemoFailed(`the product has no variant id: ${JSON.stringify(product)}`);
 
+  await step(`customer verifies ${phone} with the code texted to the dev SMS sink`, async () => {
+    expectStatus(
+      await api("POST", "/v1/me/phone/verification", { token: shopper, body: { phone } }),
+      [202],
+      "request a verification code",
+    );
+    const code = await smsSinkClient(SMS_URL)
+      .waitForCode(phone)
+      .catch((error: Error) => {
+        throw new DemoFailed(`dev SMS sink at ${SMS_URL}: ${error.message}`);
+      });
+    expectStatus(
+      await api("POST", "/v1/me/phone/verification/confirm", { token: shopper, body: { code } }),
+      [200],
+      "confirm the verification code",
+    );
+  });
+
   await step("customer adds 2 to the cart (once the catalog reached checkout)", async () => {
     let last: ApiAnswer<unknown> | undefined;
     await waitUntil(
@@ -215,7 +239,7 @@ async function runDemo() {
       headers: { "idempotency-key": randomUUID(), prefer: "wait=10" },
       body: {
         paymentMethod: "cod",
-        phone: "+15555550100",
+        phone,
         shippingAddress: {
           name: "Demo Customer",
           line1: "1 Market Street",

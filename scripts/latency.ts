@@ -2,12 +2,18 @@
  * `pnpm latency [--orders N]`: N sequential COD orders through a running stack (`pnpm start`),
  * reporting accepted→confirmed latency two ways: as the client sees it (POST /v1/checkouts with
  * `Prefer: wait=10` until the 200) and as the checkout records it (createdAt → updatedAt).
- * GATEWAY_URL (default http://127.0.0.1:8080), AUTH_JWT_SECRET (default: the dev-only secret).
+ * Each order is a new customer's first (COD allows only a few active orders per customer), whose
+ * phone is verified before the timing starts, reading the codes from the dev SMS sink: the stack
+ * must let N verifications come from one address, e.g.
+ * `RATE_LIMIT_OTP_PER_IP=1000 RATE_LIMIT_CHECKOUT_PER_IP=1000 pnpm start`.
+ * GATEWAY_URL (default http://127.0.0.1:8080), DEV_SMS_HTTP_URL (default http://127.0.0.1:1090),
+ * AUTH_JWT_SECRET (default: the dev-only secret).
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { waitFor } from "@codflow/shared/testing";
-import { adminToken, apiClient, checkoutBody, customer } from "./lib/api.ts";
+import { adminToken, apiClient, checkoutBodyFor, verifiedCustomer } from "./lib/api.ts";
+import { smsSinkClient } from "./lib/sms-sink.ts";
 
 const { values } = parseArgs({ options: { orders: { type: "string", default: "100" } } });
 const orders = Number(values.orders);
@@ -17,6 +23,9 @@ if (!Number.isInteger(orders) || orders < 1) {
 }
 
 const api = apiClient((process.env.GATEWAY_URL || "http://127.0.0.1:8080").replace(/\/$/, ""));
+const sms = smsSinkClient(
+  (process.env.DEV_SMS_HTTP_URL || "http://127.0.0.1:1090").replace(/\/$/, ""),
+);
 const admin = await adminToken();
 const tag = randomUUID().slice(0, 8);
 const vendor = await api.post("/v1/admin/catalog/vendors", {
@@ -37,22 +46,31 @@ const product = await api.post("/v1/admin/catalog/products", {
 if (product.status !== 201)
   throw new Error(`seeding failed: ${product.status} ${JSON.stringify(product.body)}`);
 const variantId = product.body.variants[0].id as string;
-const buyer = await customer("latency");
-await waitFor(
-  async () =>
-    (await api.post("/v1/cart/lines", { token: buyer.token, body: { variantId, qty: 1 } }))
-      .status === 201,
-  { timeoutMs: 30_000, intervalMs: 100, what: "the variant in the checkout replica" },
-);
+const buyers: Awaited<ReturnType<typeof verifiedCustomer>>[] = [];
+for (let i = 0; i < orders; i += 10) {
+  const count = Math.min(10, orders - i);
+  buyers.push(
+    ...(await Promise.all(
+      Array.from({ length: count }, () => verifiedCustomer(api, sms, "latency")),
+    )),
+  );
+}
+const addLine = (token: string) =>
+  api.post("/v1/cart/lines", { token, body: { variantId, qty: 1 } });
+await waitFor(async () => (await addLine(buyers[0]?.token ?? "")).status === 201, {
+  timeoutMs: 30_000,
+  intervalMs: 100,
+  what: "the variant in the checkout replica",
+});
 
 const client: number[] = [];
 const recorded: number[] = [];
-for (let i = 0; i < orders; i++) {
-  if (i > 0) await api.post("/v1/cart/lines", { token: buyer.token, body: { variantId, qty: 1 } });
+for (const [i, buyer] of buyers.entries()) {
+  if (i > 0) await addLine(buyer.token);
   const started = performance.now();
   const res = await api.post("/v1/checkouts", {
     token: buyer.token,
-    body: checkoutBody,
+    body: checkoutBodyFor(buyer.phone),
     headers: { "idempotency-key": randomUUID(), prefer: "wait=10" },
   });
   client.push(performance.now() - started);

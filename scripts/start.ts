@@ -3,7 +3,8 @@
  *
  * 1. PostgreSQL and NATS: started when installed but stopped, else the apt-get line to install.
  * 2. Migrations of the four services (as `pnpm migrate`).
- * 3. The dev mail sink (SMTP 1025, HTTP 1080), unless SMTP_URL points elsewhere.
+ * 3. The dev mail sink (SMTP 1025, HTTP 1080), unless SMTP_URL points elsewhere, and the dev
+ *    SMS sink (HTTP 1090), unless SMS_GATEWAY_URL does.
  * 4. The services and the gateway as child processes, `--replicas N` of each service on
  *    ports base+100*i, the gateway spreading requests over them; waits for every /readyz.
  * Ctrl-C (or SIGTERM) stops them all; a child that dies on its own stops everything, exit 1.
@@ -24,6 +25,7 @@ import {
   serviceEnv,
   servicesMissing,
 } from "./lib/services.ts";
+import { type SmsSink, startSmsSink } from "./lib/sms-sink.ts";
 import { createSupervisor } from "./lib/supervisor.ts";
 import { waitUntil } from "./lib/wait.ts";
 
@@ -136,6 +138,12 @@ async function main() {
     const smtpUrl = `smtp://127.0.0.1:${sink.smtpPort}`;
     for (const plan of plans) plan.env.SMTP_URL = smtpUrl;
   }
+  // never prints what it receives: the messages hold one-time codes (read them at /messages)
+  let smsSink: SmsSink | undefined;
+  if (!env.SMS_GATEWAY_URL) {
+    smsSink = await startSmsSink({ port: Number(env.DEV_SMS_PORT || 1090) });
+    for (const plan of plans) plan.env.SMS_GATEWAY_URL = smsSink.gatewayUrl;
+  }
 
   let shuttingDown = false;
   const supervisor = createSupervisor({
@@ -158,6 +166,7 @@ async function main() {
     const killed = await supervisor.stopAll(STOP_DEADLINE_MS);
     if (killed.length > 0) log.warn(`had to SIGKILL: ${killed.join(", ")}`);
     await sink?.close();
+    await smsSink?.close();
     log.info(code === 0 ? "stopped" : red(`stopped after a failure (exit code ${code})`));
     process.exit(code);
   }
@@ -226,6 +235,9 @@ async function main() {
       mailUrl
         ? `  mail sink  ${mailUrl}/messages  (SMTP 127.0.0.1:${sink?.smtpPort}, dev only)`
         : `  mail       SMTP_URL=${env.SMTP_URL}`,
+      smsSink
+        ? `  SMS sink   ${smsSink.url}/messages  (SMS_GATEWAY_URL ${smsSink.gatewayUrl}, dev only)`
+        : `  SMS        SMS_GATEWAY_URL=${env.SMS_GATEWAY_URL}`,
       `  services   ${services}`,
       "  Ctrl-C stops everything.",
       "",
@@ -241,6 +253,7 @@ async function main() {
         ...env,
         GATEWAY_URL: gatewayUrl,
         ...(mailUrl ? { DEV_MAIL_HTTP_URL: mailUrl } : {}),
+        ...(smsSink ? { DEV_SMS_HTTP_URL: smsSink.url } : {}),
       },
       onExit: (code) => {
         if (code === 0) log.info(green("demo passed; the stack keeps running (Ctrl-C stops it)"));

@@ -1,5 +1,6 @@
-import { randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import { signToken } from "@codflow/shared/testing";
+import type { SmsInbox } from "./sms-sink.ts";
 
 /** Talks to the gateway as the storefront does: bearer token, JSON, problem+json errors. */
 export function apiClient(baseUrl: string) {
@@ -60,3 +61,45 @@ export const checkoutBody = {
     country: "US",
   },
 };
+
+/** A fresh E.164 number in the fictional +1 555 range, unique enough for any test run. */
+export const newPhone = () => `+1555${String(randomInt(0, 10 ** 11)).padStart(11, "0")}`;
+
+/**
+ * Verifies `phone` for the customer of `token` through the real API: asks for a code, reads it
+ * from the SMS sink the notifier texts, confirms it. Throws, naming the step, when any answer is
+ * not the one API.md promises.
+ */
+export async function verifyPhone(api: ApiClient, sms: SmsInbox, token: string, phone: string) {
+  const requested = await api.post("/v1/me/phone/verification", { token, body: { phone } });
+  if (requested.status !== 202) {
+    throw new Error(
+      `POST /v1/me/phone/verification answered ${requested.status}: ${JSON.stringify(requested.body)}`,
+    );
+  }
+  const code = await sms.waitForCode(phone);
+  const confirmed = await api.post("/v1/me/phone/verification/confirm", { token, body: { code } });
+  if (confirmed.status !== 200 || confirmed.body?.phoneVerified !== true) {
+    throw new Error(
+      `POST /v1/me/phone/verification/confirm answered ${confirmed.status}: ${JSON.stringify(confirmed.body)}`,
+    );
+  }
+}
+
+/**
+ * A new customer whose phone is verified, so COD checkouts with `checkoutBodyFor(phone)` pass
+ * the first-order rule.
+ *
+ * @example const buyer = await verifiedCustomer(api, stack.sms, "buyer");
+ */
+export async function verifiedCustomer(api: ApiClient, sms: SmsInbox, label = "customer") {
+  const who = await customer(label);
+  const phone = newPhone();
+  await verifyPhone(api, sms, who.token, phone);
+  return { ...who, phone };
+}
+
+export type VerifiedCustomer = Awaited<ReturnType<typeof verifiedCustomer>>;
+
+/** A COD checkout body shipping to the customer whose verified phone is `phone`. */
+export const checkoutBodyFor = (phone: string) => ({ ...checkoutBody, phone });
