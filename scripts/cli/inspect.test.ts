@@ -19,7 +19,7 @@ let store: Awaited<ReturnType<typeof shop>>;
 beforeAll(async () => {
   smtp = await startMailSink({ smtpPort: 0, httpPort: 0 });
   stack = await startStack({ env: { SMTP_URL: `smtp://127.0.0.1:${smtp.smtpPort}` } });
-  store = await shop(stack.gatewayUrl);
+  store = await shop(stack);
 }, 120_000);
 
 afterAll(async () => {

@@ -5,8 +5,9 @@ import {
   type ApiClient,
   adminToken,
   apiClient,
-  checkoutBody,
+  checkoutBodyFor,
   customer,
+  verifiedCustomer,
 } from "../../scripts/lib/api.ts";
 import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import { type Stack, startStack } from "../support/stack.ts";
@@ -82,7 +83,7 @@ describe("the COD happy path, end to end through the gateway", () => {
     const socks = await seedProduct("Knitter", [{ sku: "sock-m", priceMinor: 799, stock: 10 }]);
     const shoe = shoes.product.variants[0];
     const sock = socks.product.variants[0];
-    const buyer = await customer("buyer");
+    const buyer = await verifiedCustomer(api, stack.sms, "buyer");
 
     await addToCart(buyer.token, shoe.id, 1);
     await addToCart(buyer.token, sock.id, 3);
@@ -92,7 +93,7 @@ describe("the COD happy path, end to end through the gateway", () => {
     const key = randomUUID();
     const accepted = await api.post("/v1/checkouts", {
       token: buyer.token,
-      body: checkoutBody,
+      body: checkoutBodyFor(buyer.phone),
       headers: { "idempotency-key": key, prefer: "wait=10" },
     });
     expect(accepted.status).toBe(200);
@@ -146,7 +147,7 @@ describe("the COD happy path, end to end through the gateway", () => {
 
     const replay = await api.post("/v1/checkouts", {
       token: buyer.token,
-      body: checkoutBody,
+      body: checkoutBodyFor(buyer.phone),
       headers: { "idempotency-key": key },
     });
     expect([200, 202]).toContain(replay.status);
@@ -169,14 +170,16 @@ describe("the COD happy path, end to end through the gateway", () => {
       { sku: "last-units", priceMinor: 1500, stock: 3 },
     ]);
     const variant = product.variants[0];
-    const buyers = await Promise.all(Array.from({ length: 6 }, () => customer("racer")));
+    const buyers = await Promise.all(
+      Array.from({ length: 6 }, () => verifiedCustomer(api, stack.sms, "racer")),
+    );
     for (const b of buyers) await addToCart(b.token, variant.id, 1);
 
     const results = await Promise.all(
       buyers.map((b) =>
         api.post("/v1/checkouts", {
           token: b.token,
-          body: checkoutBody,
+          body: checkoutBodyFor(b.phone),
           headers: { "idempotency-key": randomUUID(), prefer: "wait=10" },
         }),
       ),

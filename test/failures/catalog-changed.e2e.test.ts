@@ -1,6 +1,5 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { customer } from "../../scripts/lib/api.ts";
 import type { MailSink } from "../../scripts/lib/mail-sink.ts";
 import {
   type Databases,
@@ -41,11 +40,11 @@ async function checkoutAfterCatalogChange(
   change: (product: SeededProduct) => Promise<unknown>,
 ) {
   const product = await shop.seedProduct(name, { sku: "item", priceMinor: 2500, stock: 4 });
-  const buyer = await customer(name.toLowerCase());
+  const buyer = await shop.customer(name.toLowerCase());
   await shop.addToCart(buyer.token, product.variant.id, 2);
 
   await stack.kill("inventory", "SIGKILL");
-  const accepted = await shop.placeCheckout(buyer.token);
+  const accepted = await shop.placeCheckout(buyer);
   expect(accepted.status).toBe(202);
   expect(accepted.body.status).toBe("processing");
   await change(product);

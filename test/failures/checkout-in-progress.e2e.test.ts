@@ -1,6 +1,5 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { customer } from "../../scripts/lib/api.ts";
 import type { MailSink } from "../../scripts/lib/mail-sink.ts";
 import {
   type Databases,
@@ -30,7 +29,7 @@ describe("a cart whose checkout is still processing (issue 3, item 8)", () => {
   it("refuses a second checkout with 409 checkout-in-progress, and keeps the lines added meanwhile", async () => {
     const books = await shop.seedProduct("Bookbinder", { sku: "book", priceMinor: 1800, stock: 5 });
     const pens = await shop.seedProduct("Penmaker", { sku: "pen", priceMinor: 300, stock: 20 });
-    const buyer = await customer("eager");
+    const buyer = await shop.customer("eager");
     await shop.addToCart(buyer.token, books.variant.id, 1);
     await waitFor(
       async () =>
@@ -41,11 +40,11 @@ describe("a cart whose checkout is still processing (issue 3, item 8)", () => {
 
     // With inventory down nothing can answer the checkout: it stays processing for the test.
     await stack.kill("inventory", "SIGKILL");
-    const first = await shop.placeCheckout(buyer.token);
+    const first = await shop.placeCheckout(buyer);
     expect(first.status).toBe(202);
     expect(first.body.status).toBe("processing");
 
-    const second = await shop.placeCheckout(buyer.token);
+    const second = await shop.placeCheckout(buyer);
     expect(second.status).toBe(409);
     expect(second.headers.get("content-type")).toMatch(/application\/problem\+json/);
     expect(second.body.type).toMatch(/\/checkout-in-progress$/);

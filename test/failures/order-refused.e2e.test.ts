@@ -1,6 +1,5 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { customer } from "../../scripts/lib/api.ts";
 import type { MailSink } from "../../scripts/lib/mail-sink.ts";
 import {
   type Databases,
@@ -44,13 +43,13 @@ describe("orders refuses the order for good (issue 3, item 3)", () => {
         (await db.orders`select 1 from vendors where id = ${product.vendorId}`).length === 1,
       { what: "the vendor in orders' replica" },
     );
-    const buyer = await customer("refused");
+    const buyer = await shop.customer("refused");
     await shop.addToCart(buyer.token, product.variant.id, 2);
     // The replica loses the vendor for good: every attempt to insert the order now breaks
     // the order_items → vendors foreign key, and no later event brings the vendor back.
     await db.orders`delete from vendors where id = ${product.vendorId}`;
 
-    const accepted = await shop.placeCheckout(buyer.token, { waitSeconds: 10 });
+    const accepted = await shop.placeCheckout(buyer, { waitSeconds: 10 });
     expect([200, 202]).toContain(accepted.status);
     const checkout = await shop.outcomeOf(buyer.token, accepted.body.id);
 

@@ -1,6 +1,5 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { customer } from "../../scripts/lib/api.ts";
 import type { MailSink } from "../../scripts/lib/mail-sink.ts";
 import {
   type Databases,
@@ -34,13 +33,13 @@ describe("a checkout with one line short of stock (issue 3, item 1)", () => {
     const lamps = await shop.seedProduct("Lamps", { sku: "lamp", priceMinor: 3500, stock: 1 });
     const rugs = await shop.seedProduct("Weaver", { sku: "rug", priceMinor: 9000, stock: 4 });
     const [mug, lamp, rug] = [mugs.variant, lamps.variant, rugs.variant];
-    const buyer = await customer("short");
+    const buyer = await shop.customer("short");
     await shop.addToCart(buyer.token, mug.id, 2);
     await shop.addToCart(buyer.token, lamp.id, 3);
     await shop.addToCart(buyer.token, rug.id, 1);
     const cartBefore = await shop.cartLines(buyer.token);
 
-    const accepted = await shop.placeCheckout(buyer.token, { waitSeconds: 10 });
+    const accepted = await shop.placeCheckout(buyer, { waitSeconds: 10 });
     expect([200, 202]).toContain(accepted.status);
     const checkout = await shop.outcomeOf(buyer.token, accepted.body.id);
 

@@ -56,7 +56,7 @@ beforeAll(async () => {
     ruleFile,
     targets: Object.fromEntries(SERVICES.map((s) => [s, `127.0.0.1:${stack.ports[s]}`])),
   });
-  store = await shop(stack.gatewayUrl);
+  store = await shop(stack);
   // every service scraped (the stack is up, so `up` must be 1 for each)
   await waitFor(
     async () => {

@@ -4,14 +4,18 @@ import {
   type ApiClient,
   adminToken,
   apiClient,
-  checkoutBody,
-  customer,
+  checkoutBodyFor,
+  verifiedCustomer,
 } from "../../scripts/lib/api.ts";
+import type { Stack } from "../support/stack.ts";
 
 const suffix = () => randomUUID().slice(0, 8);
 
 /** A storefront for observability tests: seeds a one-variant product, fills carts, checks out. */
-export async function shop(gatewayUrl: string, { stock = 1000 }: { stock?: number } = {}) {
+export async function shop(
+  { gatewayUrl, sms }: Pick<Stack, "gatewayUrl" | "sms">,
+  { stock = 1000 }: { stock?: number } = {},
+) {
   const api: ApiClient = apiClient(gatewayUrl);
   const admin = await adminToken();
   const vendor = await api.post("/v1/admin/catalog/vendors", {
@@ -35,9 +39,12 @@ export async function shop(gatewayUrl: string, { stock = 1000 }: { stock?: numbe
     throw new Error(`product: ${product.status} ${JSON.stringify(product.body)}`);
   const variantId = product.body.variants[0].id as string;
 
-  /** A new customer with the variant in the cart (once checkout's catalog replica knows it). */
+  /**
+   * A new customer with a verified phone and the variant in the cart (once checkout's catalog
+   * replica knows it).
+   */
   const buyer = async () => {
-    const who = await customer("observed");
+    const who = await verifiedCustomer(api, sms, "observed");
     await waitFor(
       async () => {
         const res = await api.post("/v1/cart/lines", {
@@ -58,7 +65,7 @@ export async function shop(gatewayUrl: string, { stock = 1000 }: { stock?: numbe
     const who = await buyer();
     const res = await api.post("/v1/checkouts", {
       token: who.token,
-      body: checkoutBody,
+      body: checkoutBodyFor(who.phone),
       headers: {
         "idempotency-key": randomUUID(),
         ...(waitSeconds > 0 ? { prefer: `wait=${waitSeconds}` } : {}),

@@ -50,7 +50,7 @@ const describeTree = (spans: ReceivedSpan[]) =>
 
 describe("one checkout is one trace across every process", () => {
   it("links the spans of checkout, inventory, orders and notifier into one tree", async () => {
-    const store = await shop(stack.gatewayUrl);
+    const store = await shop(stack);
     const placed = await store.checkout({ waitSeconds: 10 });
     expect(placed.status).toBe("confirmed");
     const traceId = await traceIdOf(placed.id);

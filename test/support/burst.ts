@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { waitFor } from "@codflow/shared/testing";
-import { type ApiClient, checkoutBody, customer } from "../../scripts/lib/api.ts";
+import { type ApiClient, checkoutBodyFor, verifiedCustomer } from "../../scripts/lib/api.ts";
+import type { SmsInbox } from "../../scripts/lib/sms-sink.ts";
 
 type Response = Awaited<ReturnType<ApiClient["get"]>>;
 
@@ -24,6 +25,8 @@ export interface Shopper {
   id: string;
   email: string;
   token: string;
+  /** Verified before the burst, so the first-COD-order rule lets the checkout through. */
+  phone: string;
   lines: { variantId: string; qty: number }[];
 }
 
@@ -184,11 +187,13 @@ export async function addToCart(
 }
 
 /**
- * `n` customers, each with a cart: one or two plentiful variants, and every `scarceEvery`-th
- * customer one unit of a scarce variant too (so some checkouts fail out_of_stock).
+ * `n` customers, each with a verified phone (its code read from `sms`) and a cart: one or two
+ * plentiful variants, and every `scarceEvery`-th customer one unit of a scarce variant too (so
+ * some checkouts fail out_of_stock).
  */
 export async function makeShoppers(
   api: ApiClient,
+  sms: SmsInbox,
   catalog: BurstCatalog,
   n: number,
   { scarceEvery = 5, concurrency = 20 } = {},
@@ -198,7 +203,7 @@ export async function makeShoppers(
     Array.from({ length: n }, (_, i) => i),
     concurrency,
     async (i) => {
-      const who = await customer("burst");
+      const who = await verifiedCustomer(api, sms, "burst");
       const lines = [{ variantId: (plentiful[i % plentiful.length] as SeededVariant).id, qty: 1 }];
       if (plentiful.length > 1 && i % 2 === 1) {
         lines.push({
@@ -234,7 +239,7 @@ export async function placeCheckout(
     () =>
       api.post("/v1/checkouts", {
         token: shopper.token,
-        body: checkoutBody,
+        body: checkoutBodyFor(shopper.phone),
         headers: { "idempotency-key": key },
       }),
     { deadline, retries },

@@ -5,7 +5,13 @@ import { promisify } from "node:util";
 import { waitFor } from "@codflow/shared/testing";
 import postgres from "postgres";
 import type { DeadLetter } from "../../scripts/cli/dlq.ts";
-import { adminToken, apiClient, checkoutBody } from "../../scripts/lib/api.ts";
+import {
+  adminToken,
+  apiClient,
+  checkoutBodyFor,
+  type VerifiedCustomer,
+  verifiedCustomer,
+} from "../../scripts/lib/api.ts";
 import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import { type Stack, startStack } from "./stack.ts";
 
@@ -74,11 +80,17 @@ export async function openStorefront(stack: Stack) {
     return res.body.lines as { id: string; variantId: string; qty: number }[];
   };
 
-  /** POST /v1/checkouts of the whole cart under a fresh Idempotency-Key. */
-  const placeCheckout = (token: string, { waitSeconds }: { waitSeconds?: number } = {}) =>
+  /** A new customer with a verified phone, as a COD checkout requires. */
+  const customer = (label: string) => verifiedCustomer(api, stack.sms, label);
+
+  /** POST /v1/checkouts of the buyer's whole cart, to their phone, under a fresh Idempotency-Key. */
+  const placeCheckout = (
+    { token, phone }: Pick<VerifiedCustomer, "token" | "phone">,
+    { waitSeconds }: { waitSeconds?: number } = {},
+  ) =>
     api.post("/v1/checkouts", {
       token,
-      body: checkoutBody,
+      body: checkoutBodyFor(phone),
       headers: {
         "idempotency-key": randomUUID(),
         ...(waitSeconds ? { prefer: `wait=${waitSeconds}` } : {}),
@@ -101,7 +113,17 @@ export async function openStorefront(stack: Stack) {
     return variant.availableQty as number;
   };
 
-  return { api, admin, seedProduct, addToCart, cartLines, placeCheckout, outcomeOf, availableQty };
+  return {
+    api,
+    admin,
+    customer,
+    seedProduct,
+    addToCart,
+    cartLines,
+    placeCheckout,
+    outcomeOf,
+    availableQty,
+  };
 }
 
 export type Storefront = Awaited<ReturnType<typeof openStorefront>>;

@@ -1,7 +1,6 @@
 import { freePort } from "@codflow/shared/testing";
 import type postgres from "postgres";
 import { expect } from "vitest";
-import { customer } from "../../scripts/lib/api.ts";
 import {
   connectDatabases,
   type Databases,
@@ -41,9 +40,9 @@ export async function startWithSmtpDown(env: Record<string, string> = {}): Promi
 /** A confirmed COD order of one item for a new customer, read back through the API. */
 export async function placeConfirmedOrder(shop: Storefront, name: string) {
   const product = await shop.seedProduct(name, { sku: "vase", priceMinor: 2200, stock: 3 });
-  const buyer = await customer(name.toLowerCase());
+  const buyer = await shop.customer(name.toLowerCase());
   await shop.addToCart(buyer.token, product.variant.id, 1);
-  const accepted = await shop.placeCheckout(buyer.token, { waitSeconds: 10 });
+  const accepted = await shop.placeCheckout(buyer, { waitSeconds: 10 });
   const checkout = await shop.outcomeOf(buyer.token, accepted.body.id);
   expect(checkout.status).toBe("confirmed");
   const order = await shop.api.get(`/v1/orders/${checkout.orderId}`, { token: buyer.token });

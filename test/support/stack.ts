@@ -14,6 +14,7 @@ import {
   waitFor,
 } from "@codflow/shared/testing";
 import postgres from "postgres";
+import { type SmsSink, startSmsSink } from "../../scripts/lib/sms-sink.ts";
 import type { SystemDatabases } from "./invariants.ts";
 
 export const SERVICES = ["checkout", "inventory", "orders", "notifier"] as const;
@@ -50,6 +51,8 @@ export interface StackOptions {
  * private NATS namespace on `natsUrl`, and the gateway in front — driven over HTTP exactly as
  * the storefront would. `kill`/`start` let failure tests stop and restart one process, `pid`
  * lets them signal it (SIGSTOP/SIGCONT); logs go to files under `logDir` for post-mortems.
+ * The notifier texts an SMS sink of the stack's own (`sms`), where `verifiedCustomer` reads
+ * the one-time codes.
  */
 export async function startStack({
   env = {},
@@ -57,6 +60,7 @@ export async function startStack({
   postgresUrl,
 }: StackOptions = {}) {
   const namespace = uniqueNamespace("e2e");
+  const sms: SmsSink = await startSmsSink();
   const logDir = mkdtempSync(join(tmpdir(), "codflow-e2e-"));
   const databases = Object.fromEntries(
     await Promise.all(
@@ -91,6 +95,11 @@ export async function startStack({
     INVENTORY_URL: url("inventory"),
     ORDERS_URL: url("orders"),
     NOTIFIER_URL: url("notifier"),
+    SMS_GATEWAY_URL: sms.gatewayUrl,
+    // every request of a test comes from 127.0.0.1, and bulk tests verify and check out a few
+    // hundred customers at once: the per-IP limits would refuse them (per-customer ones stay)
+    RATE_LIMIT_CHECKOUT_PER_IP: "1000000",
+    RATE_LIMIT_OTP_PER_IP: "1000000",
     ...env,
   });
 
@@ -144,6 +153,7 @@ export async function startStack({
   const stop = async () => {
     await Promise.all([...processes.keys()].map((s) => kill(s)));
     await Promise.all(Object.values(databases).map((d) => d.drop()));
+    await sms.close();
   };
 
   try {
@@ -169,6 +179,7 @@ export async function startStack({
     ports,
     url,
     gatewayUrl: url("gateway"),
+    sms,
     logDir,
     start,
     kill,

@@ -41,7 +41,7 @@ export async function burstThroughFault(
   const catalog = await seedCatalog(api, admin, {
     scarceStock: Math.max(2, Math.floor(checkouts / 20)),
   });
-  const shoppers = await makeShoppers(api, catalog, checkouts);
+  const shoppers = await makeShoppers(api, chaos.stack.sms, catalog, checkouts);
   const fault = strikeAt(checkouts, at, strike);
   const burst = await explained(
     chaos,

@@ -16,7 +16,7 @@ export async function deletedReservedMessages(chaos: Chaos, { checkouts }: { che
   const catalog = await seedCatalog(api, admin, {
     scarceStock: Math.max(2, Math.floor(checkouts / 20)),
   });
-  const shoppers = await makeShoppers(api, catalog, checkouts);
+  const shoppers = await makeShoppers(api, chaos.stack.sms, catalog, checkouts);
   await stack.kill("orders", "SIGKILL");
   const burst = await explained(chaos, fireCheckouts(api, shoppers));
   const broker = await connectTestBroker(stack.natsUrl, stack.namespace);

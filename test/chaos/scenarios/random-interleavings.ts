@@ -124,7 +124,9 @@ export async function runInterleaving(
     scarceStock: 2,
   });
   const variants: SeededVariant[] = [...catalog.plentiful, ...catalog.scarce];
-  const shoppers: Shopper[] = await makeShoppers(api, catalog, SHOPPERS, { scarceEvery: 2 });
+  const shoppers: Shopper[] = await makeShoppers(api, chaos.stack.sms, catalog, SHOPPERS, {
+    scarceEvery: 2,
+  });
   const deadline = Date.now() + 120_000;
   const call = (request: () => ReturnType<typeof api.get>) => persistently(request, { deadline });
   const inFlight: Promise<void>[] = [];

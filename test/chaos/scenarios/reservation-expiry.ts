@@ -42,7 +42,7 @@ export async function expiryRaces(
   const perRound = Math.max(1, Math.ceil(checkouts / rounds));
   const reasons: Record<string, number> = {};
   for (let round = 0; round < rounds; round++) {
-    const shoppers = await makeShoppers(api, catalog, perRound);
+    const shoppers = await makeShoppers(api, chaos.stack.sms, catalog, perRound);
     let burst: Awaited<ReturnType<typeof fireCheckouts>> | undefined;
     await freeze(chaos, "orders", 1500 + ((round * 700) % 1500), async () => {
       burst = await explained(chaos, fireCheckouts(api, shoppers));
