@@ -47,6 +47,7 @@ describe("POST /v1/checkouts", () => {
     expect(requested?.data).toEqual({
       checkoutId: accepted.id,
       customerId: ada.id,
+      customerEmail: "ada@example.com",
       lines: [
         { variantId: mug.variantId, qty: 2, unitPriceMinor: 12_50, currency: "EUR" },
         { variantId: spoon.variantId, qty: 1, unitPriceMinor: 5_00, currency: "EUR" },
@@ -221,7 +222,7 @@ describe("GET /v1/checkouts/:id", () => {
 });
 
 describe("the OpenAPI document", () => {
-  it("describes every cart and checkout route", async () => {
+  it("describes every cart, checkout, phone and COD profile route", async () => {
     const res = await fx.app.request("/openapi.json");
 
     expect(res.status).toBe(200);
@@ -234,6 +235,10 @@ describe("the OpenAPI document", () => {
         "/v1/checkouts",
         "/v1/checkouts/{id}",
         "/v1/checkouts/{id}/events",
+        "/v1/me/phone/verification",
+        "/v1/me/phone/verification/confirm",
+        "/v1/me/cod",
+        "/v1/admin/customers/{userId}/cod",
       ]),
     );
   });

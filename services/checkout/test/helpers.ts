@@ -1,4 +1,4 @@
-import { type EventData, startConsumer } from "@codflow/shared";
+import { type EventData, type Logger, startConsumer } from "@codflow/shared";
 import { signToken, startTestPlatform } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import {
@@ -8,7 +8,11 @@ import {
   onInventoryRejected,
   onInventoryReservationExpired,
   onInventoryVariantUpserted,
+  onOrdersCancelled,
+  onOrdersDelivered,
+  onOrdersDeliveryFailed,
   onOrdersFailed,
+  onOrdersReturned,
   type StatusWatch,
   startStatusWatch,
   upsertCatalogVariant,
@@ -16,17 +20,46 @@ import {
 
 export const COD_MAX_ORDER_MINOR = 1_000_00;
 
+/** The service's defaults, but the HTTP rate limits out of the way of tests not about them. */
+export const TEST_CONFIG = {
+  COD_MAX_ORDER_MINOR,
+  COD_MAX_ACTIVE_ORDERS: 3,
+  COD_AUTO_DISABLE_THRESHOLD: 2,
+  COD_AUTO_DISABLE_WINDOW_DAYS: 90,
+  PHONE_OTP_TTL_SECONDS: 600,
+  PHONE_OTP_RESEND_SECONDS: 30,
+  PHONE_OTP_SENDS_PER_HOUR: 5,
+  RATE_LIMIT_CHECKOUT_PER_CUSTOMER: 1_000_000,
+  RATE_LIMIT_CHECKOUT_PER_IP: 1_000_000,
+  RATE_LIMIT_CHECKOUT_WINDOW_SECONDS: 60,
+  RATE_LIMIT_OTP_PER_CUSTOMER: 1_000_000,
+  RATE_LIMIT_OTP_PER_IP: 1_000_000,
+  RATE_LIMIT_OTP_WINDOW_SECONDS: 600,
+};
+
 /**
  * A checkout service of this test file's own: a private database and NATS namespace, the real
  * app, the status watch, checkout's own metrics and (with `consumers: true`) the real consumers.
+ * `config` overrides TEST_CONFIG; `logger` replaces the platform's (to capture log lines).
  */
-export async function startCheckoutFixture({ consumers = false }: { consumers?: boolean } = {}) {
+export async function startCheckoutFixture({
+  consumers = false,
+  config = {},
+  logger: appLogger,
+}: {
+  consumers?: boolean;
+  config?: Partial<typeof TEST_CONFIG>;
+  logger?: Logger;
+} = {}) {
   const platform = await startTestPlatform("checkout", { poolMax: 20 });
-  const { sql, namespace, logger, metrics, verifyToken, consumerDeps } = platform;
+  const { sql, namespace, metrics, verifyToken } = platform;
+  const logger = appLogger ?? platform.logger;
+  const consumerDeps = { ...platform.consumerDeps, logger };
   const statusWatch = startStatusWatch({ sql, logger });
   const checkoutMetrics = createCheckoutMetrics(metrics);
+  const settings = { ...TEST_CONFIG, ...config };
   const deps = {
-    config: { COD_MAX_ORDER_MINOR },
+    config: settings,
     sql,
     namespace,
     logger,
@@ -43,10 +76,21 @@ export async function startCheckoutFixture({ consumers = false }: { consumers?: 
     platform.track(startConsumer(consumerDeps, onInventoryReservationExpired(outcomeDeps), fast));
     platform.track(startConsumer(consumerDeps, onInventoryCommitted(outcomeDeps), fast));
     platform.track(startConsumer(consumerDeps, onOrdersFailed(outcomeDeps), fast));
+    const incidentDeps = {
+      rules: {
+        threshold: settings.COD_AUTO_DISABLE_THRESHOLD,
+        windowDays: settings.COD_AUTO_DISABLE_WINDOW_DAYS,
+      },
+    };
+    platform.track(startConsumer(consumerDeps, onOrdersDelivered(), fast));
+    platform.track(startConsumer(consumerDeps, onOrdersCancelled(), fast));
+    platform.track(startConsumer(consumerDeps, onOrdersDeliveryFailed(incidentDeps), fast));
+    platform.track(startConsumer(consumerDeps, onOrdersReturned(incidentDeps), fast));
   }
 
   return {
     ...platform,
+    logger,
     app: createApp(deps),
     deps,
     checkoutMetrics,
@@ -68,8 +112,20 @@ export async function startCheckoutFixture({ consumers = false }: { consumers?: 
 
 export type CheckoutFixture = Awaited<ReturnType<typeof startCheckoutFixture>>;
 
-/** A customer with a token, and shortcuts for calling the app as them. */
+/**
+ * A customer whose phone (checkoutBody's) is already verified, as after the OTP routes: their
+ * first COD order passes the phone rule. The OTP flow itself is tested in phone.int.test.ts.
+ */
 export async function customer(fx: CheckoutFixture, email?: string) {
+  const shopper = await unverifiedCustomer(fx, email);
+  await fx.sql`
+    insert into cod_customers (customer_id, verified_phone, phone_verified_at)
+    values (${shopper.id}, ${checkoutBody().phone}, now())`;
+  return shopper;
+}
+
+/** A customer with a token, and shortcuts for calling the app as them. */
+export async function unverifiedCustomer(fx: CheckoutFixture, email?: string) {
   const id = `customer-${uuidv7()}`;
   const token = await signToken({ sub: id, ...(email ? { email } : {}) });
   const call = (
@@ -245,3 +301,40 @@ export interface CheckoutJson {
 }
 
 export const json = <T>(res: Response) => res.json() as Promise<T>;
+
+export const problemSlug = async (res: Response) =>
+  (await json<ProblemJson>(res)).type.split("/").pop();
+
+/** What every `orders.*` lifecycle event carries, for the order made from `checkoutId`. */
+export function lifecycleData(
+  checkoutId: string,
+  customerId: string,
+  { orderId = uuidv7(), at = new Date() }: { orderId?: string; at?: Date } = {},
+) {
+  return {
+    orderId,
+    orderNumber: `CF-${orderId.slice(-6)}`,
+    checkoutId,
+    reservationId: uuidv7(),
+    customerId,
+    customerEmail: null,
+    actorRole: "courier" as const,
+    at: at.toISOString(),
+  };
+}
+
+/** An admin or courier with a token, calling the app as them. */
+export async function staff(fx: CheckoutFixture, role: "admin" | "courier") {
+  const id = `${role}-${uuidv7()}`;
+  const token = await signToken({ sub: id, role });
+  const call = (method: string, path: string, body?: unknown) =>
+    fx.app.request(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  return { id, call };
+}

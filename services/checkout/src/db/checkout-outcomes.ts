@@ -27,8 +27,9 @@ export interface CheckoutFailure {
 }
 
 /**
- * Fails a checkout that is still processing; undefined when it is not (already terminal, or
- * unknown): the conditional update decides, so two outcomes can never both apply.
+ * Fails a checkout that is still processing and frees its COD active-order slot; undefined when
+ * it is not (already terminal, or unknown): the conditional update decides, so two outcomes can
+ * never both apply.
  */
 export async function markCheckoutFailed(
   tx: TxSql,
@@ -43,6 +44,8 @@ export async function markCheckoutFailed(
       where id = ${checkoutId} and status = 'processing'
       returning id, customer_id, customer_email, cart_id,
                 extract(epoch from completed_at - created_at)::float8 as age_seconds
+    ), released as (
+      delete from cod_active_orders where checkout_id in (select id from failed)
     )
     select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
            age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)

@@ -63,7 +63,8 @@ export interface TimedOutCheckout {
 
 /**
  * Fails with `timed_out` up to `limit` checkouts still processing `deadlineSeconds` after they
- * were accepted, notifying status watchers as every status change does. SKIP LOCKED keeps
+ * were accepted, freeing their COD active-order slots and notifying status watchers as every
+ * status change does. SKIP LOCKED keeps
  * concurrent re-drivers apart; the conditional update (`status = 'processing'`) means a
  * checkout an outcome settled meanwhile is left alone.
  */
@@ -85,6 +86,8 @@ export async function failOverdueCheckouts(
       from overdue where c.id = overdue.id and c.status = 'processing'
       returning c.id, c.customer_id, c.customer_email,
                 extract(epoch from c.completed_at - c.created_at)::float8 as age_seconds
+    ), released as (
+      delete from cod_active_orders where checkout_id in (select id from failed)
     )
     select id, customer_id as "customerId", customer_email as "customerEmail",
            age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
+  bigserial,
   boolean,
   check,
   index,
@@ -96,6 +97,8 @@ export const checkouts = pgTable(
   },
   (t) => [
     // The database, not the code, decides that a cart has at most one checkout in flight.
+    // "Has this customer had a COD order confirmed?" (the first-order phone rule).
+    index("checkouts_customer_status_idx").on(t.customerId, t.status),
     uniqueIndex("checkouts_one_processing_per_cart")
       .on(t.cartId)
       .where(sql`${t.status} = 'processing'`),
@@ -141,3 +144,102 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.customerId, t.key] })],
 );
+
+/**
+ * A customer's COD standing, created lazily on first use. Its row is also the per-customer lock
+ * that serialises checkouts (the active-order count) and COD switches of one customer.
+ */
+export const codCustomers = pgTable("cod_customers", {
+  customerId: text("customer_id").primaryKey(),
+  verifiedPhone: text("verified_phone"),
+  phoneVerifiedAt: timestamp("phone_verified_at", { withTimezone: true }),
+  codDisabled: boolean("cod_disabled").notNull().default(false),
+  disabledReason: text("disabled_reason"),
+  disabledAt: timestamp("disabled_at", { withTimezone: true }),
+  /** The admin's user id, or `system` for an automatic disable. */
+  disabledBy: text("disabled_by"),
+  /** Set when an admin lifts a disable: incidents that happened before it no longer count. */
+  incidentsCountedSince: timestamp("incidents_counted_since", { withTimezone: true }),
+  ...timestamps,
+});
+
+/**
+ * Accepted COD checkouts that still hold one of the customer's active-order slots: inserted on
+ * accept, deleted when the checkout fails or its order is delivered, cancelled or returned.
+ */
+export const codActiveOrders = pgTable(
+  "cod_active_orders",
+  {
+    checkoutId: uuid("checkout_id").primaryKey(),
+    customerId: text("customer_id").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("cod_active_orders_customer_idx").on(t.customerId)],
+);
+
+export const COD_INCIDENT_KINDS = ["delivery_failed", "returned"] as const;
+
+/** One failed or returned COD delivery per order: what auto-disable counts. */
+export const codIncidents = pgTable(
+  "cod_incidents",
+  {
+    orderId: uuid("order_id").primaryKey(),
+    customerId: text("customer_id").notNull(),
+    kind: text("kind", { enum: COD_INCIDENT_KINDS }).notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+    recordedAt: timestamp("recorded_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("cod_incidents_customer_occurred_idx").on(t.customerId, t.occurredAt),
+    check("cod_incidents_kind_known", sql`${t.kind} in ('delivery_failed', 'returned')`),
+  ],
+);
+
+/** Every change of a customer's COD switch; the database refuses to update or delete a row. */
+export const codAudit = pgTable(
+  "cod_audit",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    customerId: text("customer_id").notNull(),
+    /** The admin's user id, or `system`. */
+    actor: text("actor").notNull(),
+    actorRole: text("actor_role").notNull(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    fromDisabled: boolean("from_disabled").notNull(),
+    toDisabled: boolean("to_disabled").notNull(),
+    reason: text("reason").notNull(),
+    data: jsonb("data"),
+  },
+  (t) => [index("cod_audit_customer_idx").on(t.customerId, t.id)],
+);
+
+/**
+ * One-time codes sent to prove a phone number: only a salted hash of the code is kept. The
+ * newest row of a customer is the one a confirmation is checked against.
+ */
+export const phoneVerifications = pgTable(
+  "phone_verifications",
+  {
+    id: uuid("id").primaryKey(),
+    customerId: text("customer_id").notNull(),
+    phone: text("phone").notNull(),
+    codeSalt: text("code_salt").notNull(),
+    codeHash: text("code_hash").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    /** Wrong codes tried so far. */
+    attempts: integer("attempts").notNull().default(0),
+    verifiedAt: timestamp("verified_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("phone_verifications_customer_created_idx").on(t.customerId, t.createdAt)],
+);
+
+/**
+ * Fixed-window hit counters of the HTTP rate limits, shared by every replica: one row per
+ * limiter and client, reset in place when its window has passed.
+ */
+export const rateLimitHits = pgTable("rate_limit_hits", {
+  key: text("key").primaryKey(),
+  hits: integer("hits").notNull(),
+  resetAt: timestamp("reset_at", { withTimezone: true }).notNull(),
+});

@@ -16,15 +16,16 @@ import { v7 as uuidv7 } from "uuid";
 import type { AppDeps } from "../app.ts";
 import { loadPricedCart } from "../db/cart.ts";
 import { claimIdempotencyKey, findOwnCheckout, insertCheckout } from "../db/checkouts.ts";
+import { codOrderFacts, lockCodProfile, takeActiveOrderSlot } from "../db/cod-customers.ts";
 import { CHECKOUT_STATUSES } from "../db/schema.ts";
 import { type CartSnapshot, snapshotCart } from "../domain/cart.ts";
-import { checkCodEligibility } from "../domain/eligibility.ts";
+import { type CodRefusal, checkCodEligibility } from "../domain/eligibility.ts";
 import { requestHash } from "../domain/request-hash.ts";
 import { createCheckoutMetrics } from "../metrics.ts";
 import { waitForOutcome } from "../status-watch.ts";
+import { E164 } from "./phone.ts";
 import { preferredWaitSeconds } from "./prefer-wait.ts";
-
-const E164 = /^\+[1-9]\d{1,14}$/;
+import { clientIp, customerOf, rateLimit } from "./rate-limit.ts";
 
 const checkoutRequestSchema = z
   .object({
@@ -88,10 +89,29 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
   const customerOnly = auth({ verify: deps.verifyToken, roles: ["customer"] });
   const common = { tags: ["checkout"], security: [{ bearer: [] }], middleware: customerOnly };
   const metrics = createCheckoutMetrics(deps.metrics);
+  const { config } = deps;
+  const limits = [
+    rateLimit({
+      sql: deps.sql,
+      name: "checkout:ip",
+      limit: config.RATE_LIMIT_CHECKOUT_PER_IP,
+      windowSeconds: config.RATE_LIMIT_CHECKOUT_WINDOW_SECONDS,
+      clientOf: clientIp,
+    }),
+    customerOnly,
+    rateLimit({
+      sql: deps.sql,
+      name: "checkout:customer",
+      limit: config.RATE_LIMIT_CHECKOUT_PER_CUSTOMER,
+      windowSeconds: config.RATE_LIMIT_CHECKOUT_WINDOW_SECONDS,
+      clientOf: customerOf,
+    }),
+  ];
 
   app.openapi(
     createRoute({
       ...common,
+      middleware: limits,
       method: "post",
       path: "/v1/checkouts",
       summary: "Place a COD checkout of the whole cart",
@@ -113,11 +133,13 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
           content: { "application/json": { schema: acceptedSchema } },
         },
         400: problemContent("Invalid body or Idempotency-Key"),
-        ...authProblems,
+        401: problemContent("No or invalid bearer token"),
+        403: problemContent("Not a customer, cod-disabled or phone-verification-required"),
         409: problemContent(
           "cart-empty, checkout-in-progress, idempotency-key-reused or request-in-progress",
         ),
         422: problemContent("variant-unavailable, currency-mismatch or cod-limit-exceeded"),
+        429: problemContent("cod-active-limit, or rate-limited (see Retry-After)"),
       },
     }),
     async (c) => {
@@ -228,8 +250,10 @@ interface CheckoutRequest {
 
 /**
  * The whole acceptance in the caller's transaction: claim the key (or answer its replay),
- * snapshot the priced cart, judge COD eligibility, insert the checkout `processing` with its
- * lines, append `checkout.requested`. Any refusal throws, rolling everything back (the key too).
+ * snapshot the priced cart, lock the customer's COD profile and judge COD eligibility under it
+ * (so concurrent checkouts of one customer count active orders one after another), insert the
+ * checkout `processing` with its lines and its active-order slot, append `checkout.requested`.
+ * Any refusal throws, rolling everything back (the key too).
  */
 async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest) {
   const { customerId, body } = request;
@@ -258,17 +282,24 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
   const cart = await loadPricedCart(tx, customerId);
   const snapshot = snapshotCart(cart?.lines ?? []);
   if (!snapshot.ok || !cart) throw cartRefusal(snapshot);
+  const profile = await lockCodProfile(tx, customerId);
   const eligibility = checkCodEligibility(
     {
       paymentMethod: body.paymentMethod,
       totalMinor: snapshot.totalMinor,
       currency: snapshot.currency,
+      phone: body.phone,
+      profile,
+      ...(await codOrderFacts(tx, customerId)),
     },
-    { maxOrderMinor: deps.config.COD_MAX_ORDER_MINOR },
+    {
+      maxOrderMinor: deps.config.COD_MAX_ORDER_MINOR,
+      maxActiveOrders: deps.config.COD_MAX_ACTIVE_ORDERS,
+    },
   );
   if (!eligibility.eligible) {
     const { slug, title, detail } = eligibility.refusal;
-    throw new HttpProblem(422, slug, title, detail);
+    throw new HttpProblem(REFUSAL_STATUS[slug], slug, title, detail);
   }
 
   const inserted = await insertCheckout(tx, {
@@ -290,6 +321,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
       "this cart has a checkout still processing; wait for its outcome",
     );
   }
+  await takeActiveOrderSlot(tx, id, customerId);
   await appendToOutbox(tx, deps.namespace, [
     {
       type: "checkout.requested",
@@ -314,6 +346,14 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
   ]);
   return { id, status: "processing" as const, accepted: true };
 }
+
+const REFUSAL_STATUS = {
+  "payment-method-unsupported": 422,
+  "cod-disabled": 403,
+  "phone-verification-required": 403,
+  "cod-limit-exceeded": 422,
+  "cod-active-limit": 429,
+} as const satisfies Record<CodRefusal["slug"], number>;
 
 function cartRefusal(snapshot: CartSnapshot): HttpProblem {
   if (snapshot.ok || snapshot.refusal === "cart-empty") {
