@@ -18,6 +18,17 @@ const PII_PATHS = [
   "*.customerEmail",
   "*.recipient",
   "*.otp",
+  // an event logged whole ({ event }, { envelope }) carries its personal data one level deeper
+  "*.data.phone",
+  "*.data.customerEmail",
+  "*.data.shippingAddress",
+  // a phone verification code: in checkout.phone_verification_requested's data and the confirm
+  // body (`*.code` alone would also hide error codes such as ECONNREFUSED)
+  "code",
+  "data.code",
+  "*.data.code",
+  "body.code",
+  "*.body.code",
   "req.headers.authorization",
 ];
 
