@@ -4,8 +4,10 @@ import {
   type Logger,
   type Metrics,
   type ReadinessCheck,
+  type Sql,
   type TokenVerifier,
 } from "@codflow/shared";
+import { registerAdminOrderRoutes } from "./http/admin-orders.ts";
 import { registerOrderRoutes } from "./http/orders.ts";
 import { createOrdersMetrics } from "./metrics.ts";
 
@@ -15,6 +17,11 @@ export interface AppDeps {
   readiness: ReadinessCheck[];
   verifyToken: TokenVerifier;
   db: Db;
+  /** For the lifecycle transactions (row lock, audit row, outbox). */
+  sql: Sql;
+  /** The NATS namespace lifecycle events are addressed to. */
+  namespace: string;
+  maxDeliveryAttempts: number;
 }
 
 export function createApp(deps: AppDeps) {
@@ -24,7 +31,13 @@ export function createApp(deps: AppDeps) {
     metrics: deps.metrics,
     readiness: deps.readiness,
   });
-  createOrdersMetrics(deps.metrics); // exported from the start, at 0
-  registerOrderRoutes(app, deps);
+  const moves = {
+    sql: deps.sql,
+    namespace: deps.namespace,
+    metrics: createOrdersMetrics(deps.metrics), // exported from the start, at 0
+    maxDeliveryAttempts: deps.maxDeliveryAttempts,
+  };
+  registerOrderRoutes(app, deps, moves);
+  registerAdminOrderRoutes(app, deps, moves);
   return app;
 }

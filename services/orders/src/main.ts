@@ -2,6 +2,7 @@ import { loadConfigOrExit, runService, startConsumer, startPlatform } from "@cod
 import { createApp } from "./app.ts";
 import { configSchema } from "./config.ts";
 import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
+import { onCheckoutRequested } from "./consumers/on-checkout-requested.ts";
 import { onInventoryReserved } from "./consumers/on-inventory-reserved.ts";
 import { onVendorUpserted } from "./consumers/on-vendor-upserted.ts";
 import { createOrdersMetrics } from "./metrics.ts";
@@ -15,11 +16,15 @@ const deps = {
   readiness: platform.readiness,
   verifyToken: platform.verifyToken,
   db: platform.database.db,
+  sql: platform.database.sql,
+  namespace: platform.broker.namespace,
+  maxDeliveryAttempts: config.MAX_DELIVERY_ATTEMPTS,
 };
 const app = createApp(deps);
 const metrics = createOrdersMetrics(platform.metrics);
 const consumers = [
   startConsumer(platform.consumerDeps, onVendorUpserted()),
+  startConsumer(platform.consumerDeps, onCheckoutRequested()),
   startConsumer(platform.consumerDeps, onInventoryReserved({ logger: platform.logger, metrics })),
   startConsumer(platform.consumerDeps, onCheckoutFailed({ logger: platform.logger, metrics })),
 ];

@@ -12,6 +12,11 @@ function build(metrics: Metrics) {
       "Order status changes after creation, by from and to status (e.g. confirmed→cancelled).",
       ["from", "to"],
     ),
+    deliveryFailures: metrics.counter(
+      "codflow_delivery_failures_total",
+      "Failed delivery attempts, by reason (customer_unavailable, address_issue…).",
+      ["reason"],
+    ),
     cashMismatches: metrics.counter(
       "codflow_cash_mismatches_total",
       "Deliveries that recorded cash different from the order total.",

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkoutFailedData,
   type OrdersFixture,
+  publishReserved,
   replicateVendor,
+  requestedData,
   reservedData,
   startOrdersFixture,
 } from "./helpers.ts";
@@ -34,7 +36,7 @@ const handled = (eventId: string) =>
 describe("orders.abort-checkout on checkout.failed", () => {
   it("cancels the checkout's confirmed order, appends a system audit row and emits orders.cancelled", async () => {
     const data = reservedData(vendorId);
-    await fx.publish("inventory.reserved", data);
+    await publishReserved(fx, data);
     const order = await waitFor(() => orderOf(data.checkoutId), { what: "order created" });
 
     const failed = await fx.publish(
@@ -62,9 +64,13 @@ describe("orders.abort-checkout on checkout.failed", () => {
       causationId: failed.id,
       data: {
         orderId: order?.id,
+        orderNumber: order?.number,
         checkoutId: data.checkoutId,
         reservationId: data.reservationId,
         customerId: data.customerId,
+        customerEmail: `${data.customerId}@codflow.test`,
+        actorRole: "system",
+        at: expect.stringMatching(/Z$/),
         reason: "checkout_failed:reservation_expired",
       },
     });
@@ -85,10 +91,13 @@ describe("orders.abort-checkout on checkout.failed", () => {
     expect(tombstone).toEqual({ reason: "timed_out" });
     expect(await outboxOf(failed.id)).toHaveLength(0);
 
-    const reserved = await fx.publish("inventory.reserved", data);
+    const reserved = await publishReserved(fx, data);
 
     await handled(reserved.id);
     expect(await orderOf(data.checkoutId)).toBeUndefined();
+    expect(
+      await fx.sql`select 1 from checkout_contacts where checkout_id = ${data.checkoutId}`,
+    ).toHaveLength(0);
     const emitted = await outboxOf(reserved.id);
     expect(emitted).toHaveLength(1);
     expect(emitted[0]?.type).toBe("orders.failed");
@@ -103,6 +112,22 @@ describe("orders.abort-checkout on checkout.failed", () => {
     });
   });
 
+  it("forgets a failed checkout's contact details, and keeps none that arrive after the failure", async () => {
+    const contactsOf = (checkoutId: string) =>
+      fx.sql`select phone from checkout_contacts where checkout_id = ${checkoutId}`;
+    const early = reservedData(vendorId);
+    await handled((await fx.publish("checkout.requested", requestedData(early))).id);
+    expect(await contactsOf(early.checkoutId)).toEqual([{ phone: "+15555550100" }]);
+
+    await handled((await fx.publish("checkout.failed", checkoutFailedData(early.checkoutId))).id);
+    expect(await contactsOf(early.checkoutId)).toEqual([]);
+
+    const late = reservedData(vendorId);
+    await handled((await fx.publish("checkout.failed", checkoutFailedData(late.checkoutId))).id);
+    await handled((await fx.publish("checkout.requested", requestedData(late))).id);
+    expect(await contactsOf(late.checkoutId)).toEqual([]);
+  });
+
   it("voids even a reservation whose vendor is not replicated: no retry, orders.failed at once", async () => {
     const data = reservedData(uuidv7());
     await handled((await fx.publish("checkout.failed", checkoutFailedData(data.checkoutId))).id);
@@ -115,7 +140,7 @@ describe("orders.abort-checkout on checkout.failed", () => {
 
   it("leaves an order already past confirmed as it is and emits nothing", async () => {
     const data = reservedData(vendorId);
-    await fx.publish("inventory.reserved", data);
+    await publishReserved(fx, data);
     const order = await waitFor(() => orderOf(data.checkoutId), { what: "order created" });
     await fx.sql`update orders set status = 'shipped' where id = ${order?.id}`;
 
@@ -131,7 +156,7 @@ describe("orders.abort-checkout on checkout.failed", () => {
 
   it("re-sends the orders.cancelled it caused when checkout.failed is redelivered, and cancels once", async () => {
     const data = reservedData(vendorId);
-    await fx.publish("inventory.reserved", data);
+    await publishReserved(fx, data);
     const order = await waitFor(() => orderOf(data.checkoutId), { what: "order created" });
     const failed = await fx.publish("checkout.failed", checkoutFailedData(data.checkoutId));
     await waitFor(

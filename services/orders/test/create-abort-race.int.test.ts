@@ -8,8 +8,8 @@ import {
 import { makeEnvelope, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { onCheckoutFailed, onInventoryReserved } from "../src/index.ts";
-import { checkoutFailedData, reservedData, startOrdersFixture } from "./helpers.ts";
+import { onCheckoutFailed, onCheckoutRequested, onInventoryReserved } from "../src/index.ts";
+import { checkoutFailedData, requestedData, reservedData, startOrdersFixture } from "./helpers.ts";
 
 let fx: Awaited<ReturnType<typeof startOrdersFixture>>;
 let vendorId: string;
@@ -65,6 +65,10 @@ describe("an order created while its checkout is aborted", () => {
       const data = reservedData(vendorId);
       const reserved = makeEnvelope("inventory.reserved", data);
       const failed = makeEnvelope("checkout.failed", checkoutFailedData(data.checkoutId));
+      await handleInTransaction(
+        onCheckoutRequested(),
+        makeEnvelope("checkout.requested", requestedData(data)),
+      );
 
       await Promise.all([
         handleInTransaction(createOrder, reserved),
@@ -85,6 +89,7 @@ describe("an order created while its checkout is aborted", () => {
 
     const published = await Promise.all(
       checkouts.flatMap((data) => [
+        fx.publish("checkout.requested", requestedData(data)),
         fx.publish("inventory.reserved", data),
         fx.publish("checkout.failed", checkoutFailedData(data.checkoutId)),
       ]),

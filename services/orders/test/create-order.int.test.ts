@@ -2,7 +2,15 @@ import { deadLetterSubject, streamName } from "@codflow/shared";
 import { makeEnvelope, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { replicateVendor, reservedData, startOrdersFixture, vendorData } from "./helpers.ts";
+import {
+  publishReserved,
+  replicateVendor,
+  requestedData,
+  reservedData,
+  shippingAddress,
+  startOrdersFixture,
+  vendorData,
+} from "./helpers.ts";
 
 let fx: Awaited<ReturnType<typeof startOrdersFixture>>;
 beforeAll(async () => {
@@ -24,7 +32,7 @@ describe("orders.create-order on inventory.reserved", () => {
     const vendorId = await replicateVendor(fx);
     const data = reservedData(vendorId);
 
-    const event = await fx.publish("inventory.reserved", data);
+    const event = await publishReserved(fx, data);
 
     const order = await waitFor(() => orderOf(data.checkoutId), { what: "order created" });
     expect(order).toMatchObject({
@@ -34,9 +42,14 @@ describe("orders.create-order on inventory.reserved", () => {
       total_minor: 3499n,
       currency: "EUR",
       payment_method: "cod",
-      phone: data.phone,
-      shipping_address: data.shippingAddress,
+      phone: "+15555550100",
+      shipping_address: shippingAddress,
+      customer_email: "customer-1@codflow.test",
     });
+    expect(
+      await fx.sql`select 1 from checkout_contacts where checkout_id = ${data.checkoutId}`,
+      "contact details kept only until the order holds them",
+    ).toHaveLength(0);
     expect(order?.number).toMatch(/^CF-\d{6}$/);
     const items = await fx.sql`
       select line_no, variant_id, product_slug, vendor_id, sku, title, qty, unit_price_minor
@@ -79,7 +92,7 @@ describe("orders.create-order on inventory.reserved", () => {
   it("makes one order for a redelivered event and re-publishes the orders.confirmed it caused", async () => {
     const vendorId = await replicateVendor(fx);
     const data = reservedData(vendorId);
-    const event = await fx.publish("inventory.reserved", data);
+    const event = await publishReserved(fx, data);
     await waitFor(async () => (await outboxOf(event.id))[0]?.published_at != null, {
       what: "orders.confirmed published",
     });
@@ -115,7 +128,7 @@ describe("orders.create-order on inventory.reserved", () => {
   it("makes no second order when another event names the same checkout and re-sends the original confirmation", async () => {
     const vendorId = await replicateVendor(fx);
     const data = reservedData(vendorId);
-    const first = await fx.publish("inventory.reserved", data);
+    const first = await publishReserved(fx, data);
     await waitFor(async () => (await outboxOf(first.id))[0]?.published_at != null, {
       what: "orders.confirmed published",
     });
@@ -137,6 +150,33 @@ describe("orders.create-order on inventory.reserved", () => {
     expect(await outboxOf(second.id)).toHaveLength(0);
   });
 
+  it("retries a reservation that arrives before its checkout.requested and makes the order once the contact details come", async () => {
+    const vendorId = await replicateVendor(fx);
+    const data = reservedData(vendorId);
+    const retriesBefore = await fx.counter("codflow_consumer_messages_total", {
+      consumer: CREATE_ORDER,
+      result: "retry",
+    });
+
+    await fx.publish("inventory.reserved", data);
+    await waitFor(
+      async () =>
+        (await fx.counter("codflow_consumer_messages_total", {
+          consumer: CREATE_ORDER,
+          result: "retry",
+        })) > retriesBefore,
+      { what: "the too-early reservation retried" },
+    );
+    expect(await orderOf(data.checkoutId)).toBeUndefined();
+    await fx.publish("checkout.requested", requestedData(data, null));
+
+    const order = await waitFor(() => orderOf(data.checkoutId), {
+      timeoutMs: 20_000,
+      what: "order created",
+    });
+    expect(order).toMatchObject({ phone: "+15555550100", customer_email: null });
+  });
+
   it("retries an order whose vendor is not replicated yet, without stalling the orders beside it, and creates it once the vendor arrives", async () => {
     const knownVendor = await replicateVendor(fx);
     const lateVendor = uuidv7();
@@ -147,7 +187,7 @@ describe("orders.create-order on inventory.reserved", () => {
       result: "retry",
     });
 
-    await Promise.all([early, ...others].map((data) => fx.publish("inventory.reserved", data)));
+    await Promise.all([early, ...others].map((data) => publishReserved(fx, data)));
     for (const data of others)
       await waitFor(() => orderOf(data.checkoutId), { what: "the other orders" });
     await waitFor(
@@ -177,7 +217,7 @@ describe("orders.create-order on inventory.reserved", () => {
 
     await fx.publish("inventory.reserved", reservedData(vendorId), { envelope: bad });
     const next = reservedData(vendorId);
-    await fx.publish("inventory.reserved", next);
+    await publishReserved(fx, next);
 
     await waitFor(() => orderOf(next.checkoutId), { what: "the next order created" });
     await waitFor(

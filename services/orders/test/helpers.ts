@@ -11,6 +11,7 @@ import {
   createApp,
   createOrdersMetrics,
   onCheckoutFailed,
+  onCheckoutRequested,
   onInventoryReserved,
   onVendorUpserted,
 } from "../src/index.ts";
@@ -21,13 +22,16 @@ import {
  */
 export async function startOrdersFixture({
   consumerOptions = { baseBackoffMs: 100, maxBackoffMs: 1000 },
+  maxDeliveryAttempts = 3,
 }: {
   consumerOptions?: ConsumerOptions;
+  maxDeliveryAttempts?: number;
 } = {}) {
   const platform = await startTestPlatform("orders");
   const { consumerDeps, logger } = platform;
   platform.track(startOutboxRelay({ ...consumerDeps, pollMs: 100 }));
   platform.track(startConsumer(consumerDeps, onVendorUpserted(), consumerOptions));
+  platform.track(startConsumer(consumerDeps, onCheckoutRequested(), consumerOptions));
   const metrics = createOrdersMetrics(platform.metrics);
   platform.track(
     startConsumer(consumerDeps, onInventoryReserved({ logger, metrics }), consumerOptions),
@@ -41,6 +45,9 @@ export async function startOrdersFixture({
     readiness: [],
     verifyToken: platform.verifyToken,
     db: platform.db,
+    sql: platform.sql,
+    namespace: platform.namespace,
+    maxDeliveryAttempts,
   });
   return { ...platform, app };
 }
@@ -80,18 +87,51 @@ export const reservedData = (
   reservationId: uuidv7(),
   expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
   customerId,
-  phone: "+15555550100",
-  shippingAddress: {
-    name: "Ada Lovelace",
-    line1: "1 Main St",
-    city: "Berlin",
-    postalCode: "10115",
-    country: "DE",
-  },
   lines: shirtAndSocks(vendorId),
   totalMinor: 3499,
   currency: "EUR",
 });
+
+export const shippingAddress = {
+  name: "Ada Lovelace",
+  line1: "1 Main St",
+  city: "Berlin",
+  postalCode: "10115",
+  country: "DE",
+};
+
+/** The checkout's first event, whose phone, address and email orders keeps for the order. */
+export const requestedData = (
+  reserved: EventData<"inventory.reserved">,
+  customerEmail: string | null = `${reserved.customerId}@codflow.test`,
+): EventData<"checkout.requested"> => ({
+  checkoutId: reserved.checkoutId,
+  customerId: reserved.customerId,
+  customerEmail,
+  lines: reserved.lines.map((l) => ({
+    variantId: l.variantId,
+    qty: l.qty,
+    unitPriceMinor: l.unitPriceMinor,
+    currency: reserved.currency,
+  })),
+  totalMinor: reserved.totalMinor,
+  currency: reserved.currency,
+  phone: "+15555550100",
+  shippingAddress,
+});
+
+/**
+ * Publishes what reaches orders for one checkout: `checkout.requested` (the contact details),
+ * then `inventory.reserved`, whose envelope it returns.
+ */
+export async function publishReserved(
+  fx: OrdersFixture,
+  data: EventData<"inventory.reserved">,
+  customerEmail?: string | null,
+) {
+  await fx.publish("checkout.requested", requestedData(data, customerEmail));
+  return fx.publish("inventory.reserved", data);
+}
 
 /** The abort signal checkout sends when `checkoutId` fails. */
 export const checkoutFailedData = (

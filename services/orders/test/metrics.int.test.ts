@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkoutFailedData,
   type OrdersFixture,
+  publishReserved,
   replicateVendor,
   reservedData,
   startOrdersFixture,
@@ -25,8 +26,8 @@ describe("orders /metrics", () => {
   it("counts orders created and every status change, and exports cash mismatches at 0", async () => {
     const kept = reservedData(vendorId);
     const cancelled = reservedData(vendorId);
-    await fx.publish("inventory.reserved", kept);
-    await fx.publish("inventory.reserved", cancelled);
+    await publishReserved(fx, kept);
+    await publishReserved(fx, cancelled);
     await waitFor(async () => (await metrics())("codflow_orders_created_total") === 2, {
       what: "two orders counted",
     });

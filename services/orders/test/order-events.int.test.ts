@@ -3,7 +3,7 @@ import { createTestDatabase } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertOrder } from "../src/db/insert-order.ts";
-import { reservedData } from "./helpers.ts";
+import { reservedData, shippingAddress } from "./helpers.ts";
 
 let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
 let database: ReturnType<typeof createDatabase>;
@@ -15,6 +15,9 @@ beforeAll(async () => {
   const vendorId = uuidv7();
   const data = reservedData(vendorId);
   await database.sql`insert into vendors (id, name, slug, revision) values (${vendorId}, 'V', 'v', 1)`;
+  await database.sql`
+    insert into checkout_contacts (checkout_id, phone, shipping_address)
+    values (${data.checkoutId}, '+15555550100', ${JSON.stringify(shippingAddress)}::jsonb)`;
   orderId = uuidv7();
   await database.sql.begin((tx) => insertOrder(tx, { ...data, id: orderId, audit: {} }));
 });

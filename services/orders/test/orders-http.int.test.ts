@@ -1,7 +1,13 @@
 import { signToken, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reservedData, startOrdersFixture, vendorData } from "./helpers.ts";
+import {
+  publishReserved,
+  reservedData,
+  shippingAddress,
+  startOrdersFixture,
+  vendorData,
+} from "./helpers.ts";
 
 let fx: Awaited<ReturnType<typeof startOrdersFixture>>;
 const vendorId = uuidv7();
@@ -17,7 +23,7 @@ beforeAll(async () => {
   const checkouts = Array.from({ length: 25 }, () => reservedData(vendorId, { customerId: alice }));
   alicesCheckoutId = checkouts[0]?.checkoutId ?? "";
   const bobs = reservedData(vendorId, { customerId: bob });
-  for (const data of [...checkouts, bobs]) await fx.publish("inventory.reserved", data);
+  for (const data of [...checkouts, bobs]) await publishReserved(fx, data);
   await waitFor(async () => (await fx.sql`select count(*)::int as n from orders`)[0]?.n === 26, {
     timeoutMs: 20_000,
     what: "26 orders created",
@@ -57,7 +63,7 @@ describe("GET /v1/orders/:id", () => {
       totalMinor: 3499,
       currency: "EUR",
       paymentMethod: "cod",
-      shippingAddress: data.shippingAddress,
+      shippingAddress,
       history: [{ status: "confirmed", at: expect.stringMatching(/Z$/) }],
       createdAt: expect.stringMatching(/Z$/),
     });

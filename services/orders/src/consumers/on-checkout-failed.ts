@@ -6,7 +6,8 @@ import type { OrdersMetrics } from "../metrics.ts";
 /**
  * Honours the abort signal of a failed checkout (the saga's compensation in orders). Its
  * `confirmed` order becomes `cancelled` (audit row by `system`, reason
- * `checkout_failed:<reason>`) and `orders.cancelled` tells inventory to give the stock back. A
+ * `checkout_failed:<reason>`) and `orders.cancelled` (actor `system`, so the notifier sends no
+ * second email) tells inventory to give the stock back. A
  * checkout with no order yet gets a tombstone in `voided_checkouts`: its late
  * `inventory.reserved` then makes no order but `orders.failed`, which releases the reservation.
  * An order already past `confirmed` is left alone with a warning (the delivery lifecycle owns
@@ -39,9 +40,13 @@ export function onCheckoutFailed({
           correlationId: data.checkoutId,
           data: {
             orderId: result.orderId,
+            orderNumber: result.orderNumber,
             checkoutId: data.checkoutId,
             reservationId: result.reservationId,
             customerId: result.customerId,
+            customerEmail: result.customerEmail,
+            actorRole: "system",
+            at: result.at,
             reason: cancelReason,
           },
         });

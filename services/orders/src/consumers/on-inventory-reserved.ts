@@ -20,8 +20,10 @@ const VENDOR_FK = "order_items_vendor_id_vendors_id_fk";
  * the reservation, checkout confirms); `checkout.failed` undoes it (`orders.abort-checkout`
  * cancels the order). A checkout that already failed (tombstone in `voided_checkouts`) gets no
  * order but `orders.failed`, so inventory releases the reservation; the checkout's lock keeps
- * a concurrent abort from slipping between. A vendor missing from the replica is retried with
- * back-off (its `inventory.vendor_upserted` is late). An event the orders service refuses is
+ * a concurrent abort from slipping between. The phone, address and email come from what
+ * `orders.keep-checkout-contacts` kept of `checkout.requested`; when that has not arrived yet,
+ * or a vendor is missing from the replica (its `inventory.vendor_upserted` is late), the event
+ * is retried with back-off. An event the orders service refuses is
  * dead-lettered, and `onDeadLetter` emits `orders.failed`: the compensation that releases the
  * reservation (inventory) and fails the checkout (checkout).
  */
@@ -48,8 +50,6 @@ export function onInventoryReserved({
         customerId: data.customerId,
         totalMinor: data.totalMinor,
         currency: data.currency,
-        phone: data.phone,
-        shippingAddress: data.shippingAddress,
         lines: data.lines,
         audit: { checkoutId: data.checkoutId, reservationId: data.reservationId },
       }).catch((err: unknown) => {
@@ -61,6 +61,11 @@ export function onInventoryReserved({
         throw err;
       });
 
+      if (result.outcome === "contacts-missing") {
+        throw new RetryableError(
+          `checkout ${data.checkoutId}: its contact details (checkout.requested) have not arrived yet`,
+        );
+      }
       if (result.outcome === "voided") {
         await tx.emit(ordersFailed(data, "checkout already failed"));
         return;

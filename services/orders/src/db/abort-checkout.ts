@@ -3,7 +3,16 @@ import type { OrderStatus } from "../domain/order-status.ts";
 
 /** What `abortCheckout` found and did for one failed checkout. */
 export type AbortResult =
-  | { outcome: "cancelled"; orderId: string; reservationId: string; customerId: string }
+  | {
+      outcome: "cancelled";
+      orderId: string;
+      orderNumber: string;
+      reservationId: string;
+      customerId: string;
+      customerEmail: string | null;
+      /** When it was cancelled (the audit row's time), ISO-8601. */
+      at: string;
+    }
   | { outcome: "voided" }
   | { outcome: "already_voided" }
   | { outcome: "untouched"; orderId: string; status: OrderStatus };
@@ -12,7 +21,8 @@ export type AbortResult =
  * Applies `checkout.failed` in one statement: the checkout's `confirmed` order becomes
  * `cancelled` with its audit row; a checkout without an order gets a tombstone in
  * `voided_checkouts`, so a late `inventory.reserved` makes no order; an order already past
- * `confirmed` is left as it is (`untouched`). The caller must hold `lockCheckout`, so an order
+ * `confirmed` is left as it is (`untouched`). The checkout's contact details are forgotten
+ * either way: no order will be made from them. The caller must hold `lockCheckout`, so an order
  * being inserted at this moment is committed, and seen, before this statement starts.
  */
 export async function abortCheckout(
@@ -32,9 +42,12 @@ export async function abortCheckout(
   const [row] = await tx<
     {
       orderId: string | null;
+      orderNumber: string | null;
       status: OrderStatus | null;
       reservationId: string | null;
       customerId: string | null;
+      customerEmail: string | null;
+      at: string;
       cancelled: boolean;
       voided: boolean;
     }[]
@@ -49,6 +62,9 @@ export async function abortCheckout(
       select id, 'system', 'system', 'confirmed', 'cancelled', ${JSON.stringify({ reason: cancelReason })}::jsonb
       from cancelled
     ),
+    forgotten as (
+      delete from checkout_contacts where checkout_id = ${checkoutId}
+    ),
     voided as (
       insert into voided_checkouts (checkout_id, reason)
       select ${checkoutId}, ${failureReason}
@@ -56,17 +72,22 @@ export async function abortCheckout(
       on conflict (checkout_id) do nothing
       returning 1
     )
-    select o.id as "orderId", o.status, o.reservation_id as "reservationId",
-           o.customer_id as "customerId",
+    select o.id as "orderId", o.number as "orderNumber", o.status,
+           o.reservation_id as "reservationId", o.customer_id as "customerId",
+           o.customer_email as "customerEmail",
+           to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
            exists (select 1 from cancelled) as cancelled, exists (select 1 from voided) as voided
     from (select 1) as one left join orders o on o.checkout_id = ${checkoutId}`;
   if (!row?.orderId) return { outcome: row?.voided ? "voided" : "already_voided" };
-  if (row.cancelled && row.reservationId && row.customerId) {
+  if (row.cancelled && row.orderNumber && row.reservationId && row.customerId) {
     return {
       outcome: "cancelled",
       orderId: row.orderId,
+      orderNumber: row.orderNumber,
       reservationId: row.reservationId,
       customerId: row.customerId,
+      customerEmail: row.customerEmail,
+      at: row.at,
     };
   }
   return { outcome: "untouched", orderId: row.orderId, status: row.status as OrderStatus };

@@ -1,9 +1,4 @@
-import {
-  OUTBOX_CHANNEL,
-  type ReservedLine,
-  type ShippingAddress,
-  type TxSql,
-} from "@codflow/shared";
+import { OUTBOX_CHANNEL, type ReservedLine, type TxSql } from "@codflow/shared";
 
 export interface NewOrder {
   id: string;
@@ -12,18 +7,20 @@ export interface NewOrder {
   customerId: string;
   totalMinor: number;
   currency: string;
-  phone: string;
-  shippingAddress: ShippingAddress;
   lines: ReservedLine[];
   /** Recorded on the first audit row (who asked for the order and why). */
   audit: Record<string, unknown>;
 }
 
-/** What `insertOrder` did: made the order, found the checkout's order, or found it voided. */
+/**
+ * What `insertOrder` did: made the order, found the checkout's order, found it voided, or found
+ * no contact details for it yet (its `checkout.requested` has not been consumed here yet).
+ */
 export type InsertOrderResult =
   | { outcome: "created"; id: string; number: string }
   | { outcome: "exists" }
-  | { outcome: "voided" };
+  | { outcome: "voided" }
+  | { outcome: "contacts-missing" };
 
 /**
  * Inserts the order, ALL its items and its first audit row in one statement: one round trip,
@@ -32,23 +29,38 @@ export type InsertOrderResult =
  * checkout in `voided_checkouts` (it failed before its reservation arrived) gets no order
  * (`voided`); the caller must hold `lockCheckout` so an abort cannot commit its tombstone
  * unseen while this runs. The order number comes from a sequence (`CF-000001`, wider once past
- * a million). A missing vendor in the replica fails the statement with a foreign-key violation
- * on `order_items_vendor_id_vendors_id_fk`.
+ * a million). The phone, address and email come from the checkout's `checkout_contacts` row,
+ * which the same statement deletes once the order holds them; without that row no order is
+ * made (`contacts-missing`). A missing vendor in the replica fails the statement with a
+ * foreign-key violation on `order_items_vendor_id_vendors_id_fk`.
  */
 export async function insertOrder(tx: TxSql, order: NewOrder): Promise<InsertOrderResult> {
   const { lines } = order;
-  const [row] = await tx<{ id: string | null; number: string | null; voided: boolean }[]>`
+  const [row] = await tx<
+    {
+      id: string | null;
+      number: string | null;
+      voided: boolean;
+      exists: boolean;
+    }[]
+  >`
     with voided as (
       select 1 from voided_checkouts where checkout_id = ${order.checkoutId}
     ),
+    contacts as (
+      select customer_email, phone, shipping_address from checkout_contacts
+      where checkout_id = ${order.checkoutId}
+    ),
     o as (
       insert into orders (id, number, checkout_id, reservation_id, customer_id, status,
-                          total_minor, currency, payment_method, phone, shipping_address)
+                          total_minor, currency, payment_method, phone, shipping_address,
+                          customer_email)
       select ${order.id}, 'CF-' || lpad(n::text, greatest(6, length(n::text)), '0'),
              ${order.checkoutId}, ${order.reservationId}, ${order.customerId}, 'confirmed',
-             ${order.totalMinor}, ${order.currency}, 'cod', ${order.phone},
-             ${JSON.stringify(order.shippingAddress)}::jsonb
-      from (select nextval('order_number_seq') as n where not exists (select 1 from voided)) as s
+             ${order.totalMinor}, ${order.currency}, 'cod', c.phone, c.shipping_address,
+             c.customer_email
+      from contacts c,
+           (select nextval('order_number_seq') as n where not exists (select 1 from voided)) as s
       on conflict (checkout_id) do nothing
       returning id, number
     ),
@@ -72,11 +84,19 @@ export async function insertOrder(tx: TxSql, order: NewOrder): Promise<InsertOrd
       insert into order_events (order_id, actor, role, from_status, to_status, data)
       select o.id, 'system', 'system', null, 'confirmed', ${JSON.stringify(order.audit)}::jsonb
       from o
+    ),
+    used as (
+      delete from checkout_contacts
+      where checkout_id = ${order.checkoutId} and exists (select 1 from o)
     )
     select (select id from o) as id, (select number from o) as number,
-           exists (select 1 from voided) as voided`;
-  if (row?.id && row.number) return { outcome: "created", id: row.id, number: row.number };
-  return { outcome: row?.voided ? "voided" : "exists" };
+           exists (select 1 from voided) as voided,
+           exists (select 1 from orders where checkout_id = ${order.checkoutId}) as exists`;
+  if (row?.id && row.number) {
+    return { outcome: "created", id: row.id, number: row.number };
+  }
+  if (row?.voided) return { outcome: "voided" };
+  return { outcome: row?.exists ? "exists" : "contacts-missing" };
 }
 
 /**

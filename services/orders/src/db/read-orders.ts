@@ -1,7 +1,8 @@
 import type { Db } from "@codflow/shared";
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { PageCursor } from "../domain/cursor.ts";
-import { orderEvents, orderItems, orders } from "./schema.ts";
+import type { OrderStatus } from "../domain/order-status.ts";
+import { deliveries, orderEvents, orderItems, orders } from "./schema.ts";
 
 /** Postgres' own microsecond timestamp as ISO text: a JS Date would drop the microseconds. */
 const createdAtText = sql<string>`to_char(${orders.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -10,6 +11,7 @@ const orderColumns = {
   id: orders.id,
   number: orders.number,
   checkoutId: orders.checkoutId,
+  customerId: orders.customerId,
   status: orders.status,
   totalMinor: orders.totalMinor,
   currency: orders.currency,
@@ -17,20 +19,29 @@ const orderColumns = {
   shippingAddress: orders.shippingAddress,
   createdAt: orders.createdAt,
   createdAtText,
+  courier: deliveries.courier,
+  awb: deliveries.awb,
+  attempts: deliveries.attempts,
+  lastFailureReason: deliveries.lastFailureReason,
+  cashCollectedMinor: deliveries.cashCollectedMinor,
+  cashMismatch: deliveries.cashMismatch,
+  deliveredBy: deliveries.deliveredBy,
+  deliveredAt: deliveries.deliveredAt,
 };
 
-/** A customer's orders, newest first, after `cursor`: at most `limit`, plus whether more exist. */
-export async function listCustomerOrders(
+/** Orders matching `where`, newest first, after `cursor`: at most `limit`, plus whether more exist. */
+async function listOrders(
   db: Db,
-  customerId: string,
+  where: SQL | undefined,
   { limit, cursor }: { limit: number; cursor?: PageCursor },
 ) {
   const rows = await db
     .select(orderColumns)
     .from(orders)
+    .leftJoin(deliveries, eq(deliveries.orderId, orders.id))
     .where(
       and(
-        eq(orders.customerId, customerId),
+        where,
         cursor
           ? sql`(${orders.createdAt}, ${orders.id}) < (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)`
           : undefined,
@@ -46,14 +57,48 @@ export async function listCustomerOrders(
   };
 }
 
-/** The customer's own order, or undefined when it does not exist or belongs to someone else. */
-export async function findCustomerOrder(db: Db, customerId: string, orderId: string) {
+/** A customer's orders, newest first. */
+export const listCustomerOrders = (
+  db: Db,
+  customerId: string,
+  page: { limit: number; cursor?: PageCursor },
+) => listOrders(db, eq(orders.customerId, customerId), page);
+
+/** Every customer's orders for ops, newest first, optionally only those in `status`. */
+export const listAllOrders = (
+  db: Db,
+  status: OrderStatus | undefined,
+  page: { limit: number; cursor?: PageCursor },
+) => listOrders(db, status ? eq(orders.status, status) : undefined, page);
+
+/**
+ * The order with its items, history and delivery record; with `customerId`, only when it is
+ * that customer's (undefined for another's, as for a missing one).
+ */
+export async function findOrder(db: Db, orderId: string, customerId?: string) {
   const rows = await db
     .select(orderColumns)
     .from(orders)
-    .where(and(eq(orders.id, orderId), eq(orders.customerId, customerId)));
+    .leftJoin(deliveries, eq(deliveries.orderId, orders.id))
+    .where(and(eq(orders.id, orderId), customerId ? eq(orders.customerId, customerId) : undefined));
   const [order] = await withDetails(db, rows);
   return order;
+}
+
+/** The audit trail of an order, oldest first; empty when there is no such order. */
+export function readAudit(db: Db, orderId: string) {
+  return db
+    .select({
+      actor: orderEvents.actor,
+      role: orderEvents.role,
+      at: orderEvents.at,
+      from: orderEvents.fromStatus,
+      to: orderEvents.toStatus,
+      data: orderEvents.data,
+    })
+    .from(orderEvents)
+    .where(eq(orderEvents.orderId, orderId))
+    .orderBy(asc(orderEvents.id));
 }
 
 /** Adds items and status history to a page of orders: two queries whatever the page size. */
@@ -79,4 +124,4 @@ async function withDetails<R extends { id: string }>(db: Db, rows: R[]) {
   }));
 }
 
-export type OrderDetails = NonNullable<Awaited<ReturnType<typeof findCustomerOrder>>>;
+export type OrderDetails = NonNullable<Awaited<ReturnType<typeof findOrder>>>;

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -12,6 +13,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  unique,
   uuid,
 } from "drizzle-orm/pg-core";
 import { ORDER_STATUSES } from "../domain/order-status.ts";
@@ -48,6 +50,8 @@ export const orders = pgTable(
       .default("cod"),
     phone: text("phone").notNull(),
     shippingAddress: jsonb("shipping_address").$type<ShippingAddress>().notNull(),
+    /** Where the lifecycle emails go; null when the customer's token carried no email. */
+    customerEmail: text("customer_email"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -57,8 +61,51 @@ export const orders = pgTable(
     check("orders_total_minor_check", sql`${t.totalMinor} >= 0`),
     // Scanned backwards for `order by created_at desc, id desc` with a row-comparison keyset.
     index("orders_customer_created_idx").on(t.customerId, t.createdAt, t.id),
+    // The ops list: by status, newest first, same keyset.
+    index("orders_status_created_idx").on(t.status, t.createdAt, t.id),
   ],
 );
+
+/**
+ * The delivery and cash record of a shipped order, written by the lifecycle transitions: the
+ * courier and waybill (unique per courier, so one parcel is never two orders'), the failed
+ * attempts, and the cash the courier collected — a sum that differs from the order total is
+ * kept and flagged (`cash_mismatch`), never refused.
+ */
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    orderId: uuid("order_id")
+      .primaryKey()
+      .references(() => orders.id),
+    courier: text("courier").notNull(),
+    awb: text("awb").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastFailureReason: text("last_failure_reason"),
+    cashCollectedMinor: bigint("cash_collected_minor", { mode: "number" }),
+    cashMismatch: boolean("cash_mismatch"),
+    /** Who handed the parcel over and took the cash (the JWT subject of the `delivered` call). */
+    deliveredBy: text("delivered_by"),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+  },
+  (t) => [
+    unique("deliveries_courier_awb_unique").on(t.courier, t.awb),
+    check("deliveries_attempts_check", sql`${t.attempts} >= 0`),
+    check("deliveries_cash_collected_minor_check", sql`${t.cashCollectedMinor} >= 0`),
+  ],
+);
+
+/**
+ * The phone, address and email of a checkout, kept from `checkout.requested` (the only event
+ * that carries them) until its order is created from them or the checkout fails.
+ */
+export const checkoutContacts = pgTable("checkout_contacts", {
+  checkoutId: uuid("checkout_id").primaryKey(),
+  customerEmail: text("customer_email"),
+  phone: text("phone").notNull(),
+  shippingAddress: jsonb("shipping_address").$type<ShippingAddress>().notNull(),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** The lines as inventory reserved them: a snapshot the order keeps forever. */
 export const orderItems = pgTable(

@@ -1,7 +1,4 @@
-/**
- * Every status an order can hold (API.md). Only `confirmed` is reached today; the delivery
- * lifecycle and its transition table come with the admin transitions.
- */
+/** Every status an order can hold (API.md); the moves between them are LIFECYCLE (lifecycle.ts). */
 export const ORDER_STATUSES = [
   "confirmed",
   "shipped",

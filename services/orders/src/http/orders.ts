@@ -1,52 +1,19 @@
-import {
-  auth,
-  HttpProblem,
-  problemContent,
-  type ServiceApp,
-  shippingAddressSchema,
-} from "@codflow/shared";
+import { auth, HttpProblem, problemContent, type ServiceApp } from "@codflow/shared";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppDeps } from "../app.ts";
-import { findCustomerOrder, listCustomerOrders, type OrderDetails } from "../db/read-orders.ts";
-import { decodeCursor, encodeCursor } from "../domain/cursor.ts";
-import { ORDER_STATUSES } from "../domain/order-status.ts";
-
-const orderItemSchema = z.object({
-  variantId: z.uuid(),
-  productSlug: z.string(),
-  vendorId: z.uuid(),
-  sku: z.string(),
-  title: z.string(),
-  qty: z.number().int(),
-  unitPriceMinor: z.number().int(),
-});
-
-const orderSchema = z
-  .object({
-    id: z.uuid(),
-    number: z.string().openapi({ example: "CF-000042" }),
-    checkoutId: z.uuid(),
-    status: z.enum(ORDER_STATUSES),
-    totalMinor: z.number().int(),
-    currency: z.string().openapi({ example: "EUR" }),
-    paymentMethod: z.literal("cod"),
-    shippingAddress: shippingAddressSchema,
-    items: z.array(orderItemSchema),
-    history: z.array(z.object({ status: z.enum(ORDER_STATUSES), at: z.iso.datetime() })),
-    createdAt: z.iso.datetime(),
-  })
-  .openapi("Order");
-
-const orderPageSchema = z
-  .object({ items: z.array(orderSchema), nextCursor: z.string().nullable() })
-  .openapi("OrderPage");
+import { findOrder, listCustomerOrders } from "../db/read-orders.ts";
+import { encodeCursor } from "../domain/cursor.ts";
+import { type MoveOrderDeps, moveOrder } from "../move-order.ts";
+import { orderPageSchema, orderSchema, toOrderJson } from "./order-json.ts";
+import { pageQuery, readCursor } from "./page.ts";
 
 const authProblems = {
   401: problemContent("Missing or invalid token"),
   403: problemContent("Not a customer"),
 };
 
-export function registerOrderRoutes(app: ServiceApp, deps: AppDeps) {
+/** The customer's own orders: list, read, cancel while confirmed. */
+export function registerOrderRoutes(app: ServiceApp, deps: AppDeps, moves: MoveOrderDeps) {
   const customerOnly = auth({ verify: deps.verifyToken, roles: ["customer"] });
 
   const listOrders = createRoute({
@@ -55,12 +22,7 @@ export function registerOrderRoutes(app: ServiceApp, deps: AppDeps) {
     summary: "The caller's orders, newest first",
     security: [{ bearer: [] }],
     middleware: [customerOnly] as const,
-    request: {
-      query: z.object({
-        limit: z.coerce.number().int().min(1).max(100).default(20),
-        cursor: z.string().max(200).optional(),
-      }),
-    },
+    request: { query: z.object(pageQuery) },
     responses: {
       200: {
         description: "A page of orders",
@@ -71,14 +33,11 @@ export function registerOrderRoutes(app: ServiceApp, deps: AppDeps) {
     },
   });
   app.openapi(listOrders, async (c) => {
-    const { limit, cursor: cursorText } = c.req.valid("query");
-    const cursor = cursorText === undefined ? undefined : decodeCursor(cursorText);
-    if (cursorText !== undefined && !cursor) {
-      throw new HttpProblem(400, "validation-failed", "The request is not valid", "invalid query", [
-        { path: "cursor", message: "not a cursor this API returned" },
-      ]);
-    }
-    const page = await listCustomerOrders(deps.db, c.get("user").id, { limit, cursor });
+    const { limit, cursor } = c.req.valid("query");
+    const page = await listCustomerOrders(deps.db, c.get("user").id, {
+      limit,
+      cursor: readCursor(cursor),
+    });
     return c.json(
       {
         items: page.orders.map(toOrderJson),
@@ -91,7 +50,7 @@ export function registerOrderRoutes(app: ServiceApp, deps: AppDeps) {
   const getOrder = createRoute({
     method: "get",
     path: "/v1/orders/{id}",
-    summary: "One of the caller's orders, with its items and status history",
+    summary: "One of the caller's orders, with its items, delivery and status history",
     security: [{ bearer: [] }],
     middleware: [customerOnly] as const,
     request: { params: z.object({ id: z.uuid() }) },
@@ -104,32 +63,40 @@ export function registerOrderRoutes(app: ServiceApp, deps: AppDeps) {
   });
   app.openapi(getOrder, async (c) => {
     const { id } = c.req.valid("param");
-    const order = await findCustomerOrder(deps.db, c.get("user").id, id);
+    const order = await findOrder(deps.db, id, c.get("user").id);
     if (!order) throw new HttpProblem(404, "not-found", "Order not found", `no order ${id}`);
     return c.json(toOrderJson(order), 200);
   });
-}
 
-function toOrderJson(order: OrderDetails): z.infer<typeof orderSchema> {
-  return {
-    id: order.id,
-    number: order.number,
-    checkoutId: order.checkoutId,
-    status: order.status,
-    totalMinor: order.totalMinor,
-    currency: order.currency,
-    paymentMethod: order.paymentMethod,
-    shippingAddress: order.shippingAddress,
-    items: order.items.map((item) => ({
-      variantId: item.variantId,
-      productSlug: item.productSlug,
-      vendorId: item.vendorId,
-      sku: item.sku,
-      title: item.title,
-      qty: item.qty,
-      unitPriceMinor: item.unitPriceMinor,
-    })),
-    history: order.history.map((h) => ({ status: h.status, at: h.at.toISOString() })),
-    createdAt: order.createdAt.toISOString(),
-  };
+  const cancelOrder = createRoute({
+    method: "post",
+    path: "/v1/orders/{id}/cancel",
+    summary: "Cancel one of the caller's orders while it is still confirmed (not shipped)",
+    security: [{ bearer: [] }],
+    middleware: [customerOnly] as const,
+    request: { params: z.object({ id: z.uuid() }) },
+    responses: {
+      200: {
+        description: "The cancelled order",
+        content: { "application/json": { schema: orderSchema } },
+      },
+      400: problemContent("The id is not a uuid"),
+      404: problemContent("No such order of the caller's"),
+      409: problemContent("illegal-transition: the order is no longer confirmed"),
+      ...authProblems,
+    },
+  });
+  app.openapi(cancelOrder, async (c) => {
+    const { id } = c.req.valid("param");
+    const user = c.get("user");
+    await moveOrder(moves, {
+      orderId: id,
+      ownerId: user.id,
+      actor: { id: user.id, role: user.role },
+      request: { to: "cancelled", reason: "cancelled by the customer" },
+    });
+    const order = await findOrder(deps.db, id, user.id);
+    if (!order) throw new Error(`order ${id} vanished after its cancellation`);
+    return c.json(toOrderJson(order), 200);
+  });
 }
