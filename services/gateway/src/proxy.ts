@@ -1,4 +1,5 @@
 import { HttpProblem, injectTraceContext, type Logger } from "@codflow/shared";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, Handler } from "hono";
 import { proxy } from "hono/proxy";
 import { describeError } from "./errors.ts";
@@ -86,6 +87,13 @@ async function forward(c: Context, target: string, timeoutMs: number): Promise<R
   const url = new URL(c.req.url);
   headers.set("x-forwarded-host", c.req.header("host") ?? url.host);
   headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  // Services rate-limit per client IP by the LAST entry: the one this gateway saw on its socket
+  // (earlier entries are whatever the client claimed).
+  const clientAddress = getConnInfo(c).remote.address;
+  if (clientAddress) {
+    const claimed = c.req.header("x-forwarded-for");
+    headers.set("x-forwarded-for", claimed ? `${claimed}, ${clientAddress}` : clientAddress);
+  }
   // the upstream's span is a child of the gateway's (which continues the caller's trace)
   headers.delete("traceparent");
   headers.delete("tracestate");

@@ -18,6 +18,7 @@ function echoService(name: string): Hono {
         idempotencyKey: c.req.header("idempotency-key") ?? null,
         prefer: c.req.header("prefer") ?? null,
         forwardedHost: c.req.header("x-forwarded-host") ?? null,
+        forwardedFor: c.req.header("x-forwarded-for") ?? null,
         body,
       },
       c.req.path.endsWith("/created") ? 201 : 200,
@@ -108,6 +109,18 @@ describe("gateway routing", () => {
       forwardedHost: new URL(gateway.url).host,
       body: JSON.stringify({ name: "Vendor" }),
     });
+  });
+
+  it("appends the client's socket address to X-Forwarded-For, after what the client claimed", async () => {
+    const plain = await fetch(`${gateway.url}/v1/cart`);
+    expect(((await plain.json()) as { forwardedFor: string }).forwardedFor).toBe("127.0.0.1");
+
+    const forged = await fetch(`${gateway.url}/v1/cart`, {
+      headers: { "x-forwarded-for": "198.51.100.7" },
+    });
+    expect(((await forged.json()) as { forwardedFor: string }).forwardedFor).toBe(
+      "198.51.100.7, 127.0.0.1",
+    );
   });
 
   it("spreads requests round-robin over the replicas of a service", async () => {
