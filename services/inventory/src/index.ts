@@ -5,6 +5,7 @@ export { onCheckoutRequested } from "./consumers/on-checkout-requested.ts";
 export { onOrdersCancelled } from "./consumers/on-orders-cancelled.ts";
 export { onOrdersConfirmed } from "./consumers/on-orders-confirmed.ts";
 export { onOrdersFailed } from "./consumers/on-orders-failed.ts";
+export { onOrdersReturned } from "./consumers/on-orders-returned.ts";
 export { RESERVATION_TRANSITIONS, type ReservationStatus } from "./domain/reservation-status.ts";
 export { startExpirySweeper, sweepExpiredReservations } from "./expiry-sweeper.ts";
 export { createInventoryMetrics, type InventoryMetrics } from "./metrics.ts";

@@ -6,6 +6,7 @@ import { onCheckoutRequested } from "./consumers/on-checkout-requested.ts";
 import { onOrdersCancelled } from "./consumers/on-orders-cancelled.ts";
 import { onOrdersConfirmed } from "./consumers/on-orders-confirmed.ts";
 import { onOrdersFailed } from "./consumers/on-orders-failed.ts";
+import { onOrdersReturned } from "./consumers/on-orders-returned.ts";
 import { startExpirySweeper } from "./expiry-sweeper.ts";
 import { createInventoryMetrics } from "./metrics.ts";
 
@@ -31,6 +32,7 @@ const consumers = [
   startConsumer(platform.consumerDeps, onOrdersFailed()),
   startConsumer(platform.consumerDeps, onCheckoutFailed()),
   startConsumer(platform.consumerDeps, onOrdersCancelled()),
+  startConsumer(platform.consumerDeps, onOrdersReturned({ logger })),
 ];
 const expirySweeper = startExpirySweeper({
   sql: platform.database.sql,

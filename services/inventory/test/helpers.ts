@@ -111,6 +111,7 @@ export function checkoutRequested(
   return {
     checkoutId,
     customerId: "customer-1",
+    customerEmail: "customer-1@codflow.test",
     lines: priced,
     totalMinor: priced.reduce((sum, l) => sum + l.qty * l.unitPriceMinor, 0),
     currency: "EUR",

@@ -41,7 +41,7 @@ const reservationsOf = (checkoutId: string) =>
   fx.sql`select id, status, expires_at from reservations where checkout_id = ${checkoutId}`;
 
 describe("inventory.reserve-stock", () => {
-  it("reserves every line with an expiry and emits inventory.reserved with line snapshots", async () => {
+  it("reserves every line with an expiry and emits inventory.reserved with line snapshots, no phone or address", async () => {
     const product = await seedProduct(fx, [{ stock: 5, title: "Small" }, { stock: 5 }]);
     const [small, plain] = product.variants.map((v) => v.id);
     const request = checkoutRequested([
@@ -63,8 +63,6 @@ describe("inventory.reserve-stock", () => {
       reservationId: reservation?.id,
       expiresAt: new Date(reservation?.expires_at).toISOString(),
       customerId: request.customerId,
-      phone: request.phone,
-      shippingAddress: request.shippingAddress,
       totalMinor: 3000,
       currency: "EUR",
       lines: [

@@ -8,11 +8,12 @@
  *      saw (else `product_unavailable` / `price_changed`, per line),
  *   3. ONE conditional multi-row update of stock_levels; if it took fewer lines than asked, the
  *      checkout is refused `out_of_stock`, each short line with requested and available qty.
- * Emits `inventory.reserved` (line snapshots, expiry, and the customer, address and totals for
- * orders) or `inventory.rejected` (reason + per-line details).
+ * Emits `inventory.reserved` (line snapshots, expiry, customer and totals for orders; the phone
+ * and address reach orders only through checkout.requested) or `inventory.rejected` (reason +
+ * per-line details).
  * Undone by: `checkout.failed` (inventory.abort-checkout), `orders.failed`
- * (inventory.release-reservation), `orders.cancelled` (inventory.cancel-commitment), or expiry
- * (the expiry sweeper).
+ * (inventory.release-reservation), `orders.cancelled` (inventory.cancel-commitment),
+ * `orders.returned` (inventory.restock-return), or expiry (the expiry sweeper).
  */
 import {
   type ConsumerSpec,

@@ -4,7 +4,7 @@ import type { ReservationMove, ReservationStatus } from "../domain/reservation-s
 interface Closing {
   move: ReservationMove;
   /** The ledger kind of the rows written, one per line. */
-  ledgerKind: "commit" | "release";
+  ledgerKind: "commit" | "release" | "restock";
   /** Per unit of a line: how `reserved` and `committed` change. */
   reservedDelta: -1 | 0;
   committedDelta: -1 | 0 | 1;
@@ -12,7 +12,8 @@ interface Closing {
 
 /**
  * How closing moves stock: a commit turns reserved units into committed ones, a release frees
- * reserved ones, a cancel frees committed ones (ledger `release` rows with a committed delta).
+ * reserved ones, a cancel frees committed ones (ledger `release` rows with a committed delta),
+ * a restock frees the committed units of a parcel that came back (ledger `restock` rows).
  */
 const CLOSINGS = {
   commit: {
@@ -30,6 +31,12 @@ const CLOSINGS = {
   cancel: {
     move: { from: "committed", to: "cancelled" },
     ledgerKind: "release",
+    reservedDelta: 0,
+    committedDelta: -1,
+  },
+  restock: {
+    move: { from: "committed", to: "returned" },
+    ledgerKind: "restock",
     reservedDelta: 0,
     committedDelta: -1,
   },

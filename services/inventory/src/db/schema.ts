@@ -99,6 +99,7 @@ export const reservationStatus = pgEnum("reservation_status", [
   "expired",
   "void",
   "cancelled",
+  "returned",
 ]);
 
 export const reservations = pgTable(

@@ -5,7 +5,8 @@ export type ReservationStatus =
   | "released"
   | "expired"
   | "void"
-  | "cancelled";
+  | "cancelled"
+  | "returned";
 
 /**
  * The reservation lifecycle, the only moves there are: what the conditional UPDATEs apply and
@@ -13,7 +14,7 @@ export type ReservationStatus =
  */
 export const RESERVATION_TRANSITIONS = {
   active: ["committed", "released", "expired"],
-  committed: ["cancelled"],
+  committed: ["cancelled", "returned"],
 } as const satisfies Partial<Record<ReservationStatus, readonly ReservationStatus[]>>;
 
 type Transitions = typeof RESERVATION_TRANSITIONS;

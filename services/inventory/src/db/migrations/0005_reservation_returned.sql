@@ -1,0 +1,1 @@
+ALTER TYPE "public"."reservation_status" ADD VALUE 'returned';
