@@ -12,6 +12,24 @@ describe("checkout configuration", () => {
     });
   });
 
+  it("defaults the COD rules, the phone codes and the rate limits to what a storefront wants", () => {
+    const config = readEnvConfig("checkout", configSchema, {});
+    expect(config).toMatchObject({
+      COD_MAX_ACTIVE_ORDERS: 3,
+      COD_AUTO_DISABLE_THRESHOLD: 2,
+      COD_AUTO_DISABLE_WINDOW_DAYS: 90,
+      PHONE_OTP_TTL_SECONDS: 600,
+      PHONE_OTP_RESEND_SECONDS: 30,
+      PHONE_OTP_SENDS_PER_HOUR: 5,
+      RATE_LIMIT_CHECKOUT_PER_CUSTOMER: 10,
+      RATE_LIMIT_CHECKOUT_PER_IP: 120,
+      RATE_LIMIT_CHECKOUT_WINDOW_SECONDS: 60,
+      RATE_LIMIT_OTP_PER_CUSTOMER: 10,
+      RATE_LIMIT_OTP_PER_IP: 30,
+      RATE_LIMIT_OTP_WINDOW_SECONDS: 600,
+    });
+  });
+
   it("refuses a deadline not larger than the re-drive threshold", () => {
     const env = { CHECKOUT_REDRIVE_AFTER_SECONDS: "30", CHECKOUT_DEADLINE_SECONDS: "30" };
     expect(() => readEnvConfig("checkout", configSchema, env)).toThrow(ConfigError);
