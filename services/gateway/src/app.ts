@@ -1,4 +1,10 @@
-import { HttpProblem, httpTracing, type Logger, problemResponse } from "@codflow/shared";
+import {
+  drainUnreadBody,
+  HttpProblem,
+  httpTracing,
+  type Logger,
+  problemResponse,
+} from "@codflow/shared";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { GatewayConfig } from "./config.ts";
@@ -21,6 +27,7 @@ export function createGatewayApp({ config, logger }: GatewayDeps): Hono {
   });
   const openapi = createOpenApiAggregator({ pools, logger });
   const app = new Hono();
+  app.use("*", drainUnreadBody());
 
   // The gateway's SERVER span continues the storefront's traceparent; the proxy forwards it.
   app.use(

@@ -1,3 +1,4 @@
+import { Agent, request } from "node:http";
 import { waitFor } from "@codflow/shared/testing";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +97,31 @@ describe("gateway failures", () => {
       duplex: "half",
     } as RequestInit);
     await expectProblem(res, 413, "payload-too-large");
+  });
+
+  it("keeps a connection usable after answering a request whose body it never read", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (path: string, size: number) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = request(`${gateway.url}${path}`, {
+          method: "POST",
+          agent,
+          headers: { "content-length": size },
+        });
+        req.once("response", (res) => {
+          res.resume();
+          res.once("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.once("error", reject);
+        req.end(new Uint8Array(size));
+      });
+    try {
+      // an unrouted path is refused before the body is read
+      expect(await post("/v1/nowhere", 512 * 1024)).toMatchObject({ status: 404 });
+      expect(await post("/v1/orders/upload", 10)).toEqual({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("passes a body of exactly 1 MiB", async () => {

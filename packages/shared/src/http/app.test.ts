@@ -1,5 +1,8 @@
+import { Agent, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
 import { createRoute, z } from "@hono/zod-openapi";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { createServiceApp, MAX_BODY_BYTES } from "./app.ts";
@@ -36,6 +39,7 @@ function testApp() {
     (c) => c.json(c.req.valid("json"), 201),
   );
   app.post("/echo-size", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+  app.post("/refuse-unread", (c) => c.json({ refused: true }, 403));
   app.get("/crash", () => {
     throw new Error(`database password rejected at ${import.meta.url}`);
   });
@@ -124,5 +128,47 @@ describe("createServiceApp", () => {
 
   it("answers an unknown route with 404 problem+json", async () => {
     await expectProblem(await app.request("/nowhere"), 404, "not-found");
+  });
+});
+
+/** POSTs over one keep-alive socket, so a request sees what the one before left on it. */
+function postOn(agent: Agent, url: string, body: Uint8Array) {
+  return new Promise<{ status: number; socketReused: boolean }>((resolve, reject) => {
+    const req = request(url, { method: "POST", agent, headers: { "content-length": body.length } });
+    req.once("response", (res) => {
+      res.resume();
+      res.once("end", () =>
+        resolve({ status: res.statusCode ?? 0, socketReused: req.reusedSocket }),
+      );
+    });
+    req.once("error", reject);
+    req.end(body);
+  });
+}
+
+describe("a keep-alive connection after a route left the request body unread", async () => {
+  const { app } = testApp();
+  const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => server.once("listening", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  afterAll(async () => {
+    agent.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("carries the next request: the unread body was drained, not left to stall the socket", async () => {
+    const large = new Uint8Array(512 * 1024);
+    expect(await postOn(agent, `${base}/refuse-unread`, large)).toMatchObject({ status: 403 });
+    for (let i = 0; i < 3; i++) {
+      expect(await postOn(agent, `${base}/echo-size`, new Uint8Array(10))).toEqual({
+        status: 200,
+        socketReused: true,
+      });
+      expect(await postOn(agent, `${base}/refuse-unread`, large)).toEqual({
+        status: 403,
+        socketReused: true,
+      });
+    }
   });
 });

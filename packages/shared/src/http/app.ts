@@ -6,6 +6,7 @@ import { requestId } from "hono/request-id";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AuthVariables } from "./auth.ts";
+import { drainUnreadBody } from "./drain-body.ts";
 import { HttpProblem, problemResponse, validationProblem } from "./problem.ts";
 import { httpTracing } from "./tracing.ts";
 
@@ -53,6 +54,7 @@ export function createServiceApp({
 
   // probes and scrapes are not traced: a root trace every few seconds would bury the checkouts
   const tracing = httpTracing(service);
+  app.use("*", drainUnreadBody());
   app.use("*", (c, next) => (UNTRACED_PATHS.has(c.req.path) ? next() : tracing(c, next)));
   app.use("*", requestId());
   app.use("*", registerMetrics);
@@ -66,6 +68,9 @@ export function createServiceApp({
           "payload-too-large",
           "Payload too large",
           `the limit is ${MAX_BODY_BYTES} bytes`,
+          undefined,
+          // The rest of the body is never read, so this connection cannot carry another request.
+          { connection: "close" },
         );
       },
     }),
