@@ -2,9 +2,11 @@ import { Agent, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createRoute, z } from "@hono/zod-openapi";
+import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
+import { TEST_PG_URL } from "../testing/database.ts";
 import { createServiceApp, MAX_BODY_BYTES } from "./app.ts";
 
 function testApp() {
@@ -40,6 +42,14 @@ function testApp() {
   );
   app.post("/echo-size", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
   app.post("/refuse-unread", (c) => c.json({ refused: true }, 403));
+  app.get("/lookup/:name", async (c) => {
+    const sql = postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+    try {
+      return c.json(await sql`select ${c.req.param("name")}::text as name`);
+    } finally {
+      await sql.end();
+    }
+  });
   app.get("/crash", () => {
     throw new Error(`database password rejected at ${import.meta.url}`);
   });
@@ -124,6 +134,13 @@ describe("createServiceApp", () => {
     const text = JSON.stringify(problem);
     expect(text).not.toMatch(/password|\.ts|file:|at \w|Error/);
     expect(logged.join("\n")).toMatch(/database password rejected/);
+  });
+
+  it("answers a value the database refuses as data (a NUL byte) with 400, not 500", async () => {
+    const res = await app.request("/lookup/a%00b");
+    const problem = await expectProblem(res, 400, "invalid-value");
+    expect(JSON.stringify(problem)).not.toMatch(/0x00|UTF8|byte sequence/);
+    expect((await app.request("/lookup/ab")).status).toBe(200);
   });
 
   it("answers an unknown route with 404 problem+json", async () => {
