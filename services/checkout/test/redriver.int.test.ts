@@ -176,7 +176,7 @@ describe("the re-driver", () => {
 });
 
 describe("the deadline", () => {
-  it("fails a checkout past its deadline with timed_out exactly once under two re-drivers and wakes a Prefer: wait request", async () => {
+  it("fails a checkout past its deadline with timed_out exactly once under two re-drivers, wakes a Prefer: wait request and frees its COD slot", async () => {
     const { shopper } = await customerWithCart(fx, "ada@example.com");
     const before = await total("timedOut");
     const answer = shopper.checkout(uuidv7(), undefined, { prefer: "wait=10" });
@@ -212,5 +212,7 @@ describe("the deadline", () => {
     ]);
     expect((await total("timedOut")) - before).toBe(1);
     expect(await redriveState([checkoutId])).toEqual([{ redrives: 0, resends: 0 }]);
+    const slots = await fx.sql`select 1 from cod_active_orders where checkout_id = ${checkoutId}`;
+    expect(slots).toHaveLength(0);
   });
 });
