@@ -3,6 +3,10 @@ import { createApp } from "./app.ts";
 import { configSchema } from "./config.ts";
 import { onCheckoutConfirmed } from "./consumers/on-checkout-confirmed.ts";
 import { onCheckoutFailed } from "./consumers/on-checkout-failed.ts";
+import { onOrdersCancelled } from "./consumers/on-orders-cancelled.ts";
+import { onOrdersDelivered } from "./consumers/on-orders-delivered.ts";
+import { onOrdersDeliveryFailed } from "./consumers/on-orders-delivery-failed.ts";
+import { onOrdersShipped } from "./consumers/on-orders-shipped.ts";
 import { onPhoneVerificationRequested } from "./consumers/on-phone-verification-requested.ts";
 import { createMailTransport, startMailer } from "./mailer.ts";
 import { createNotifierMetrics } from "./metrics.ts";
@@ -19,6 +23,10 @@ const app = createApp({
 const consumers = [
   startConsumer(platform.consumerDeps, onCheckoutConfirmed()),
   startConsumer(platform.consumerDeps, onCheckoutFailed()),
+  startConsumer(platform.consumerDeps, onOrdersShipped()),
+  startConsumer(platform.consumerDeps, onOrdersDeliveryFailed()),
+  startConsumer(platform.consumerDeps, onOrdersDelivered()),
+  startConsumer(platform.consumerDeps, onOrdersCancelled()),
   startConsumer(
     platform.consumerDeps,
     onPhoneVerificationRequested({

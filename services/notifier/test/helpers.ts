@@ -7,6 +7,10 @@ import {
   createNotifierMetrics,
   onCheckoutConfirmed,
   onCheckoutFailed,
+  onOrdersCancelled,
+  onOrdersDelivered,
+  onOrdersDeliveryFailed,
+  onOrdersShipped,
   startMailer,
 } from "../src/index.ts";
 
@@ -30,6 +34,10 @@ export async function startNotifierFixture({
   const startConsumers = () => [
     startConsumer(consumerDeps, onCheckoutConfirmed()),
     startConsumer(consumerDeps, onCheckoutFailed()),
+    startConsumer(consumerDeps, onOrdersShipped()),
+    startConsumer(consumerDeps, onOrdersDeliveryFailed()),
+    startConsumer(consumerDeps, onOrdersDelivered()),
+    startConsumer(consumerDeps, onOrdersCancelled()),
   ];
   let consumers: RunningConsumer[] = startConsumers();
   const transport = createMailTransport(`smtp://127.0.0.1:${smtpPort}`);

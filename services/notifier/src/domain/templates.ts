@@ -4,6 +4,10 @@ import { formatMoney } from "./money.ts";
 export const TEMPLATES = {
   orderConfirmed: "order-confirmed",
   checkoutFailed: "checkout-failed",
+  orderShipped: "order-shipped",
+  deliveryFailed: "delivery-failed",
+  orderDelivered: "order-delivered",
+  orderCancelled: "order-cancelled",
 } as const;
 
 export type TemplateName = (typeof TEMPLATES)[keyof typeof TEMPLATES];
@@ -13,7 +17,7 @@ export interface RenderedEmail {
   text: string;
 }
 
-const SIGNATURE = "— codflow";
+export const SIGNATURE = "— codflow";
 
 /** The order confirmation: number, every item, and the total to pay in cash on delivery. */
 export function renderOrderConfirmed(data: EventData<"checkout.confirmed">): RenderedEmail {
