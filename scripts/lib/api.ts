@@ -50,18 +50,6 @@ export const customer = async (label = "customer") => {
   };
 };
 
-export const checkoutBody = {
-  paymentMethod: "cod",
-  phone: "+15555550100",
-  shippingAddress: {
-    name: "Ada Buyer",
-    line1: "1 Main St",
-    city: "Springfield",
-    postalCode: "12345",
-    country: "US",
-  },
-};
-
 /** A fresh E.164 number in the fictional +1 555 range, unique enough for any test run. */
 export const newPhone = () => `+1555${String(randomInt(0, 10 ** 11)).padStart(11, "0")}`;
 
@@ -102,4 +90,14 @@ export async function verifiedCustomer(api: ApiClient, sms: SmsInbox, label = "c
 export type VerifiedCustomer = Awaited<ReturnType<typeof verifiedCustomer>>;
 
 /** A COD checkout body shipping to the customer whose verified phone is `phone`. */
-export const checkoutBodyFor = (phone: string) => ({ ...checkoutBody, phone });
+export const checkoutBodyFor = (phone: string) => ({
+  paymentMethod: "cod",
+  phone,
+  shippingAddress: {
+    name: "Ada Buyer",
+    line1: "1 Main St",
+    city: "Springfield",
+    postalCode: "12345",
+    country: "US",
+  },
+});
