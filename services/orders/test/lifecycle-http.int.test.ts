@@ -256,6 +256,8 @@ describe("POST /v1/admin/orders/:id/transitions", () => {
   it("answers 422 with field errors for missing or invalid data, 400 for a bad body", async () => {
     const order = await confirmedOrder();
 
+    const nulCourier = await move(order.id, { to: "shipped", courier: "d\u0000hl", awb: "A-1" });
+    expect(nulCourier.status, "a NUL byte is a bad value, not a server error").toBe(400);
     const noAwb = await move(order.id, { to: "shipped", courier: "dhl" });
     expect(noAwb.status).toBe(422);
     expect(noAwb.body.errors).toEqual([{ path: "awb", message: "required to move to shipped" }]);
@@ -271,6 +273,8 @@ describe("POST /v1/admin/orders/:id/transitions", () => {
     expect(badReason.body.errors[0].path).toBe("reason");
 
     expect((await move(order.id, { to: "lost" })).status).toBe(400);
+    const nul = await move(order.id, { to: "delivery_failed", reason: "other\u0000" });
+    expect(nul.status, "a NUL byte is a bad value, not a server error").toBe(422);
     expect((await move(order.id, { to: "delivered", cashCollectedMinor: -1 })).status).toBe(400);
     const { body } = await call("GET", `/v1/admin/orders/${order.id}`, tokens.admin);
     expect(body.status).toBe("out_for_delivery");
