@@ -4,7 +4,7 @@ import { signToken } from "@codflow/shared/testing";
 import fc from "fast-check";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Stack, startStack } from "../support/stack.ts";
+import { type ServiceName, type Stack, startStack } from "../support/stack.ts";
 import {
   bodyFor,
   contentType,
@@ -208,5 +208,47 @@ describe("fuzzing every route through the gateway", () => {
       await Promise.all(Array.from({ length: CONCURRENCY }, fuzzOperations));
     },
     10 * 60_000,
+  );
+});
+
+describe("body limits on every process", () => {
+  const LIMIT = 1024 * 1024;
+  const chunked = (total: number) => {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= total) return controller.close();
+        const chunk = new Uint8Array(Math.min(64 * 1024, total - sent));
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+  };
+  const targets: Array<[ServiceName, string]> = [
+    ["gateway", "/v1/cart/lines"],
+    ["checkout", "/v1/cart/lines"],
+    ["inventory", "/v1/admin/catalog/vendors"],
+    ["orders", "/v1/orders/00000000-0000-0000-0000-000000000000/cancel"],
+    ["notifier", "/healthz"],
+  ];
+
+  it.each(targets)(
+    "%s answers a body over 1 MiB with 413 problem+json, with or without Content-Length",
+    async (service, path) => {
+      for (const body of [new Uint8Array(LIMIT + 1), chunked(LIMIT + 1)]) {
+        const res = await fetch(`${stack.url(service)}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          duplex: "half",
+        } as RequestInit);
+        expect(res.status).toBe(413);
+        expect(res.headers.get("content-type")).toBe("application/problem+json");
+        expect(await res.json()).toMatchObject({
+          status: 413,
+          type: expect.stringMatching(/\/payload-too-large$/),
+        });
+      }
+    },
   );
 });
