@@ -73,7 +73,9 @@ export async function prepareTemplate(service: string) {
 
 /**
  * A database of this test file's own, copied from the migrated template (fast: no migrations
- * per file). `drop()` removes it; call it in afterAll.
+ * per file). `drop()` removes it; call it in afterAll. Test databases are made and used as the
+ * superuser of TEST_DATABASE_URL, not as the service's own role: the roles are cluster-wide and
+ * provisioned by `pnpm migrate` (scripts/lib/provision.ts, tested in test/security).
  */
 export async function createTestDatabase(service: string) {
   const name = `codflow_test_${service}_${randomBytes(5).toString("hex")}`;
