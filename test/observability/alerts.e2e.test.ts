@@ -155,15 +155,28 @@ describe.skipIf(!hasPrometheus)("alerts in a real Prometheus scraping the runnin
       );
       expect(firing.labels.severity).toBe("page");
       expect(Number(firing.value)).toBeGreaterThanOrEqual(1);
-      const { stdout } = await run(
-        process.execPath,
-        ["--import", "tsx", cli, "dlq", "list", "--json"],
-        {
-          env: { ...process.env, NATS_URL: stack.natsUrl, NATS_NAMESPACE: stack.namespace },
+      // both consumers of checkout.requested (inventory and orders) dead-letter it
+      const letters = await waitFor(
+        async () => {
+          const { stdout } = await run(
+            process.execPath,
+            ["--import", "tsx", cli, "dlq", "list", "--json"],
+            {
+              env: { ...process.env, NATS_URL: stack.natsUrl, NATS_NAMESPACE: stack.namespace },
+            },
+          );
+          const listed: { consumer: string; reason: string }[] = JSON.parse(stdout).letters;
+          return listed.length === 2 && listed;
         },
+        { timeoutMs: 30_000, intervalMs: 500, what: "two dead letters listed by the CLI" },
       );
-      expect(JSON.parse(stdout).letters).toMatchObject([
+      expect(
+        letters
+          .map(({ consumer, reason }) => ({ consumer, reason }))
+          .sort((a, b) => a.consumer.localeCompare(b.consumer)),
+      ).toEqual([
         { consumer: "inventory.reserve-stock", reason: "payload is not JSON" },
+        { consumer: "orders.keep-checkout-contacts", reason: "payload is not JSON" },
       ]);
 
       // the operator's clean-up: drop the dead letter (here: purge the stream)
