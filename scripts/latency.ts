@@ -4,8 +4,8 @@
  * `Prefer: wait=10` until the 200) and as the checkout records it (createdAt → updatedAt).
  * Each order is a new customer's first (COD allows only a few active orders per customer), whose
  * phone is verified before the timing starts, reading the codes from the dev SMS sink: the stack
- * must let N verifications come from one address, e.g.
- * `RATE_LIMIT_OTP_PER_IP=1000 RATE_LIMIT_CHECKOUT_PER_IP=1000 pnpm start`.
+ * must let N verifications come from one address, as `pnpm start` does (it lifts the per-IP
+ * limits in dev; a stack started otherwise needs RATE_LIMIT_OTP_PER_IP / _CHECKOUT_PER_IP raised).
  * GATEWAY_URL (default http://127.0.0.1:8080), DEV_SMS_HTTP_URL (default http://127.0.0.1:1090),
  * AUTH_JWT_SECRET (default: the dev-only secret).
  */
