@@ -57,6 +57,16 @@ function build(metrics: Metrics) {
       "The configured CHECKOUT_DEADLINE_SECONDS: a checkout still processing after it is failed with timed_out.",
       [],
     ),
+    codRefusals: metrics.counter(
+      "codflow_checkout_cod_refusals_total",
+      "Checkouts refused by a COD rule before acceptance, by problem slug (cod-disabled, phone-verification-required, cod-limit-exceeded, cod-active-limit, payment-method-unsupported).",
+      ["slug"],
+    ),
+    rateLimited: metrics.counter(
+      "codflow_rate_limited_total",
+      "Requests answered 429 rate-limited, by limiter (checkout:ip, checkout:customer, and the OTP routes' per-IP and per-customer limiters).",
+      ["limiter"],
+    ),
     checkouts,
     duration,
     processing,

@@ -93,6 +93,7 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
   const limits = [
     rateLimit({
       sql: deps.sql,
+      metrics,
       name: "checkout:ip",
       limit: config.RATE_LIMIT_CHECKOUT_PER_IP,
       windowSeconds: config.RATE_LIMIT_CHECKOUT_WINDOW_SECONDS,
@@ -101,6 +102,7 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
     customerOnly,
     rateLimit({
       sql: deps.sql,
+      metrics,
       name: "checkout:customer",
       limit: config.RATE_LIMIT_CHECKOUT_PER_CUSTOMER,
       windowSeconds: config.RATE_LIMIT_CHECKOUT_WINDOW_SECONDS,
@@ -299,6 +301,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
   );
   if (!eligibility.eligible) {
     const { slug, title, detail } = eligibility.refusal;
+    createCheckoutMetrics(deps.metrics).codRefusals.inc({ slug });
     throw new HttpProblem(REFUSAL_STATUS[slug], slug, title, detail);
   }
 

@@ -25,6 +25,7 @@ import {
   newOtp,
   otpMatches,
 } from "../domain/phone-otp.ts";
+import { createCheckoutMetrics } from "../metrics.ts";
 import { clientIp, customerOf, rateLimit } from "./rate-limit.ts";
 
 export const E164 = /^\+[1-9]\d{1,14}$/;
@@ -55,10 +56,12 @@ const authProblems = {
 
 export function registerPhoneRoutes(app: ServiceApp, deps: AppDeps) {
   const { config, sql } = deps;
+  const metrics = createCheckoutMetrics(deps.metrics);
   const customerOnly = auth({ verify: deps.verifyToken, roles: ["customer"] });
   const limits = (route: string) => [
     rateLimit({
       sql,
+      metrics,
       name: `${route}:ip`,
       limit: config.RATE_LIMIT_OTP_PER_IP,
       windowSeconds: config.RATE_LIMIT_OTP_WINDOW_SECONDS,
@@ -67,6 +70,7 @@ export function registerPhoneRoutes(app: ServiceApp, deps: AppDeps) {
     customerOnly,
     rateLimit({
       sql,
+      metrics,
       name: `${route}:customer`,
       limit: config.RATE_LIMIT_OTP_PER_CUSTOMER,
       windowSeconds: config.RATE_LIMIT_OTP_WINDOW_SECONDS,

@@ -3,23 +3,27 @@ import { type AppEnv, HttpProblem, type Sql } from "@codflow/shared";
 import type { Context, MiddlewareHandler } from "hono";
 import { type RateLimitInfo, rateLimiter } from "hono-rate-limiter";
 import { PostgresRateLimitStore } from "../db/rate-limit-store.ts";
+import type { CheckoutMetrics } from "../metrics.ts";
 
 type LimitedEnv = AppEnv & { Variables: { rateLimit: RateLimitInfo } };
 
 /**
  * A fixed-window rate limit counted in Postgres (shared by replicas): the `limit`+1st request of
- * a client within `windowSeconds` is refused with 429 `rate-limited` and `Retry-After`.
+ * a client within `windowSeconds` is refused with 429 `rate-limited` and `Retry-After`, counted
+ * in `codflow_rate_limited_total{limiter=name}`.
  *
- * @example rateLimit({ sql, name: "checkout:ip", limit: 120, windowSeconds: 60, clientOf: clientIp })
+ * @example rateLimit({ sql, metrics, name: "checkout:ip", limit: 120, windowSeconds: 60, clientOf: clientIp })
  */
 export function rateLimit({
   sql,
+  metrics,
   name,
   limit,
   windowSeconds,
   clientOf,
 }: {
   sql: Sql;
+  metrics: CheckoutMetrics;
   /** Names the limiter in its counters' keys, e.g. `checkout:customer`. */
   name: string;
   limit: number;
@@ -37,6 +41,7 @@ export function rateLimit({
       const resetTime =
         c.get("rateLimit").resetTime?.getTime() ?? Date.now() + windowSeconds * 1000;
       const retryAfter = Math.max(1, Math.ceil((resetTime - Date.now()) / 1000));
+      metrics.rateLimited.inc({ limiter: name });
       throw new HttpProblem(
         429,
         "rate-limited",
