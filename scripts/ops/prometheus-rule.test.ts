@@ -40,6 +40,8 @@ describe("PrometheusRule generated from ops/prometheus/rules", () => {
         "CheckoutFailureRatioHigh",
         "ReservationExpiries",
         "NotificationsFailing",
+        "SmsFailing",
+        "CashMismatches",
         "CheckoutLatencySLOBurn",
       ]),
     );
