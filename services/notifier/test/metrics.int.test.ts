@@ -23,6 +23,15 @@ const metrics = async () => {
 };
 
 describe("notifier /metrics", () => {
+  it("exports every failure series at 0 from the start, so an alert's increase() sees the first one", async () => {
+    const m = await metrics();
+    expect(m("codflow_sms_total", { result: "failed" })).toBeDefined();
+    expect(m("codflow_sms_total", { result: "expired" })).toBeDefined();
+    for (const template of ["order-confirmed", "delivery-failed", "order-cancelled"]) {
+      expect(m("codflow_notifications_total", { template, result: "failed" })).toBeDefined();
+    }
+  });
+
   it("reports the emails waiting while the SMTP server refuses them, and counts them sent once it accepts", async () => {
     // given an SMTP server answering 451 to every message
     smtp.state.rejecting = true;
