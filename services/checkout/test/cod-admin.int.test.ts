@@ -1,6 +1,7 @@
 import { waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CodAuditRow } from "../src/db/cod-customers.ts";
 import {
   type CheckoutFixture,
   customer,
@@ -26,15 +27,7 @@ interface CodProfileJson {
   phoneVerified: boolean;
   incidentsCountedSince: string | null;
   activeOrders: number;
-  audit: {
-    actor: string;
-    role: string;
-    at: string;
-    from: { codDisabled: boolean };
-    to: { codDisabled: boolean };
-    reason: string;
-    data: Record<string, unknown> | null;
-  }[];
+  audit: CodAuditRow[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;

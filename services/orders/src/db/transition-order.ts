@@ -1,18 +1,11 @@
 import type { ActorRole, TxSql } from "@codflow/shared";
 import type { DeliveryChange } from "../domain/lifecycle.ts";
+import type { MovedOrder } from "../domain/lifecycle-events.ts";
 import type { OrderStatus } from "../domain/order-status.ts";
 
 /** An order as a transition reads it, under its row lock. */
-export interface LockedOrder {
-  id: string;
-  number: string;
-  checkoutId: string;
-  reservationId: string;
-  customerId: string;
-  customerEmail: string | null;
+export interface LockedOrder extends MovedOrder {
   status: OrderStatus;
-  totalMinor: number;
-  currency: string;
   /** Failed delivery attempts so far. */
   attempts: number;
 }
