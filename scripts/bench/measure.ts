@@ -1,0 +1,162 @@
+import { spawn } from "node:child_process";
+import { connectBroker, createLogger, STREAM_CONTEXTS, streamName } from "@codflow/shared";
+import postgres from "postgres";
+import type { SystemDatabases } from "../../test/support/invariants.ts";
+import type { MailCounts } from "./mail.ts";
+import { readStat } from "./proc.ts";
+
+/** Counters read before and after a run: PostgreSQL commits, JetStream messages, pgbench. */
+
+const databaseNames = (dbs: SystemDatabases) =>
+  Object.values(dbs).map((url) => decodeURIComponent(new URL(url).pathname.slice(1)));
+
+/** Committed transactions so far in the four databases (pg_stat_database.xact_commit). */
+export async function commitsSoFar(adminUrl: string, dbs: SystemDatabases): Promise<number> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ n: string }[]>`
+      select coalesce(sum(xact_commit), 0)::text as n from pg_stat_database
+      where datname = any(${databaseNames(dbs)})`;
+    return Number(row?.n ?? 0);
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Messages ever stored in the namespace's streams (the sum of their last sequence numbers). */
+export async function messagesSoFar(natsUrl: string, namespace: string): Promise<number> {
+  const broker = await connectBroker({
+    url: natsUrl,
+    namespace,
+    name: "bench-counter",
+    logger: createLogger({ service: "bench", level: "silent" }),
+  });
+  try {
+    let total = 0;
+    for (const context of STREAM_CONTEXTS) {
+      total += (await broker.jsm.streams.info(streamName(namespace, context))).state.last_seq;
+    }
+    return total;
+  } finally {
+    await broker.close();
+  }
+}
+
+/** The pid of the PostgreSQL postmaster serving `adminUrl`, when it runs on this machine. */
+export async function postmasterPid(adminUrl: string): Promise<number | undefined> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const backend = row ? readStat(row.pid) : undefined;
+    return backend?.ppid;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Parses pgbench's `tps = 1234.5 (without initial connection time)` line. */
+export function parsePgbenchTps(output: string): number | undefined {
+  const match = /^tps = ([\d.]+) \(without initial connection time\)/m.exec(output);
+  return match ? Number(match[1]) : undefined;
+}
+
+const run = (command: string, args: string[]) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.once("error", reject);
+    child.once("close", (code) =>
+      code === 0
+        ? resolve(output)
+        : reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${output}`)),
+    );
+  });
+
+/**
+ * This machine's PostgreSQL ceiling: `pgbench -N` (simple updates, no branch-table hot row) for
+ * `seconds` with 4 clients on 2 threads, on a scratch database created and dropped here.
+ */
+export async function pgbenchTps(adminUrl: string, seconds: number): Promise<number> {
+  const url = new URL(adminUrl);
+  const scratch = `codflow_bench_pgbench_${process.pid}`;
+  const connection = [
+    "-h",
+    url.hostname,
+    "-p",
+    url.port || "5432",
+    "-U",
+    decodeURIComponent(url.username) || "postgres",
+  ];
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists "${scratch}" with (force)`);
+    await admin.unsafe(`create database "${scratch}"`);
+    await run("pgbench", [...connection, "-i", "-q", scratch]);
+    const output = await run("pgbench", [
+      ...connection,
+      "-N",
+      "-T",
+      String(seconds),
+      "-c",
+      "4",
+      "-j",
+      "2",
+      scratch,
+    ]);
+    const tps = parsePgbenchTps(output);
+    if (tps === undefined) throw new Error(`no tps in pgbench's output:\n${output}`);
+    return tps;
+  } finally {
+    await admin.unsafe(`drop database if exists "${scratch}" with (force)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+/**
+ * Mails against checkouts (one per customer): each confirmed checkout's customer got exactly one
+ * confirmation mail and each failed one's exactly one could-not-place mail, and no one got a
+ * confirmation without a confirmed order. Returns the violations in words.
+ */
+export function mailViolations(
+  counts: MailCounts,
+  checkouts: readonly { email: string; status: string }[],
+): string[] {
+  const violations: string[] = [];
+  const confirmed = new Set<string>();
+  for (const c of checkouts) {
+    const email = c.email.toLowerCase();
+    if (c.status === "confirmed") confirmed.add(email);
+    const kind =
+      c.status === "confirmed" ? "confirmed" : c.status === "failed" ? "failed" : undefined;
+    if (!kind) continue;
+    const n = counts[kind][email] ?? 0;
+    if (n !== 1) violations.push(`${email} got ${n} ${kind} mails for one ${c.status} checkout`);
+  }
+  for (const [email, n] of Object.entries(counts.confirmed)) {
+    if (!confirmed.has(email))
+      violations.push(`${email} got ${n} confirmation mails without a confirmed order`);
+  }
+  return violations;
+}
+
+/** Gauges of a service's /metrics whose names match `names`, summed over label sets. */
+export async function scrapeGauges(
+  baseUrl: string,
+  names: RegExp,
+): Promise<Record<string, number>> {
+  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  const found: Record<string, number> = {};
+  for (const line of (await res.text()).split("\n")) {
+    if (line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!match || !names.test(match[1] as string)) continue;
+    found[match[1] as string] = (found[match[1] as string] ?? 0) + Number(match[2]);
+  }
+  return found;
+}

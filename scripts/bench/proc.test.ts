@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { mailKind } from "./mail.ts";
+import { mailViolations, parsePgbenchTps } from "./measure.ts";
+import { parseKb, parseStat, readRss, readStat, usageOf } from "./proc.ts";
+
+describe("reading /proc", () => {
+  it("parses a stat line whose command holds spaces and parentheses", () => {
+    const line =
+      "4242 (postgres: x (y)) S 2191 4242 4242 0 -1 4194560 950 0 0 0 120 30 7 3 20 0 1 0 4711 228478976 4520 18446744073709551615";
+    expect(parseStat(line)).toEqual({
+      pid: 4242,
+      comm: "postgres: x (y)",
+      ppid: 2191,
+      ticks: 150,
+      childTicks: 10,
+    });
+  });
+
+  it("reads kB lines of status and smaps_rollup in bytes", () => {
+    const status = "Name:\tnode\nVmPeak:\t  900 kB\nVmRSS:\t   2048 kB\nThreads:\t11\n";
+    expect(parseKb(status, "VmRSS")).toBe(2048 * 1024);
+    expect(parseKb(status, "Pss")).toBeUndefined();
+  });
+
+  it("reads this very process", () => {
+    const own = readStat(process.pid);
+    expect(own?.pid).toBe(process.pid);
+    expect(own?.ppid).toBe(process.ppid);
+    expect(readRss(process.pid)).toBeGreaterThan(0);
+    expect(usageOf({ label: "self", pid: process.pid })?.cpuSeconds).toBeGreaterThan(0);
+    expect(readStat(2 ** 30)).toBeUndefined();
+  });
+});
+
+describe("the bench's other parsers", () => {
+  it("finds pgbench's tps", () => {
+    const output =
+      "latency average = 1.2 ms\ninitial connection time = 5.1 ms\ntps = 3321.456 (without initial connection time)\n";
+    expect(parsePgbenchTps(output)).toBeCloseTo(3321.456);
+    expect(parsePgbenchTps("pgbench: error")).toBeUndefined();
+  });
+
+  it("tells notifier's confirmation and could-not-place mails apart", () => {
+    expect(mailKind("Your order CF-000042 is confirmed")).toBe("confirmed");
+    expect(mailKind("We could not place your order")).toBe("failed");
+    expect(mailKind("Your order CF-000042 has shipped")).toBe("other");
+  });
+
+  it("wants exactly one mail of the right kind per checkout, and no stray confirmation", () => {
+    const counts = {
+      confirmed: { "a@x.test": 1, "b@x.test": 2, "stray@x.test": 1 },
+      failed: { "c@x.test": 1 },
+      other: {},
+    };
+    expect(
+      mailViolations(counts, [
+        { email: "A@x.test", status: "confirmed" },
+        { email: "b@x.test", status: "confirmed" },
+        { email: "c@x.test", status: "failed" },
+        { email: "d@x.test", status: "failed" },
+      ]),
+    ).toEqual([
+      "b@x.test got 2 confirmed mails for one confirmed checkout",
+      "d@x.test got 0 failed mails for one failed checkout",
+      "stray@x.test got 1 confirmation mails without a confirmed order",
+    ]);
+  });
+});
