@@ -26,7 +26,7 @@ const config = loadConfigOrExit("checkout", configSchema);
 const platform = await startPlatform(config);
 const { database, broker, logger, metrics, consumerDeps } = platform;
 const checkoutMetrics = createCheckoutMetrics(metrics);
-const statusWatch = startStatusWatch({ sql: database.sql, logger });
+const statusWatch = startStatusWatch({ sql: database.sql, logger, metrics });
 
 const app = createApp({
   config,

@@ -1,4 +1,4 @@
-import type { Logger, Sql } from "@codflow/shared";
+import type { Logger, Metrics, Sql } from "@codflow/shared";
 import { CHECKOUT_STATUS_CHANNEL } from "./db/checkout-outcomes.ts";
 import { type CheckoutView, loadCheckoutViews } from "./db/checkouts.ts";
 
@@ -31,10 +31,13 @@ export function startStatusWatch({
   sql,
   logger,
   pollMs = 1000,
+  metrics,
 }: {
   sql: Sql;
   logger: Logger;
   pollMs?: number;
+  /** Where to report the open watches (`codflow_checkout_status_watches`), e.g. for a soak. */
+  metrics?: Pick<Metrics, "scrapeGauges">;
 }): StatusWatch {
   const waiters = new Map<string, Set<Waiter>>();
   const notified = new Set<string>();
@@ -130,10 +133,22 @@ export function startStatusWatch({
     }
   }
 
+  const waiterCount = () => [...waiters.values()].reduce((n, set) => n + set.size, 0);
+  metrics?.scrapeGauges(
+    {
+      watches: [
+        "codflow_checkout_status_watches",
+        "Open status watches held in memory: SSE streams and Prefer: wait requests waiting for a terminal state.",
+      ],
+    },
+    async () => ({ watches: waiterCount() }),
+    () => logger,
+  );
+
   return {
     watchCheckout,
     wake,
-    waiterCount: () => [...waiters.values()].reduce((n, set) => n + set.size, 0),
+    waiterCount,
     async close() {
       closed = true;
       clearInterval(poll);

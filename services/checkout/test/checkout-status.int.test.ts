@@ -1,5 +1,5 @@
 import { createDatabase, createMetrics } from "@codflow/shared";
-import { waitFor } from "@codflow/shared/testing";
+import { metricValue, scrapeMetrics, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp, startStatusWatch } from "../src/index.ts";
@@ -144,10 +144,12 @@ describe("GET /v1/checkouts/:id/events", () => {
     const events = sseReader(res.body as ReadableStream<Uint8Array>);
     await events.next();
     expect(fx.statusWatch.waiterCount()).toBe(1);
+    expect(metricValue(await scrapeMetrics(fx.app), "codflow_checkout_status_watches")).toBe(1);
 
     await events.cancel();
 
     await waitFor(() => fx.statusWatch.waiterCount() === 0, { what: "the waiter removed" });
+    expect(metricValue(await scrapeMetrics(fx.app), "codflow_checkout_status_watches")).toBe(0);
   });
 
   it("sees a change whose notification was lost, by the periodic re-read", async () => {

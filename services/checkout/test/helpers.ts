@@ -55,7 +55,7 @@ export async function startCheckoutFixture({
   const { sql, namespace, metrics, verifyToken } = platform;
   const logger = appLogger ?? platform.logger;
   const consumerDeps = { ...platform.consumerDeps, logger };
-  const statusWatch = startStatusWatch({ sql, logger });
+  const statusWatch = startStatusWatch({ sql, logger, metrics });
   const checkoutMetrics = createCheckoutMetrics(metrics);
   const settings = { ...TEST_CONFIG, ...config };
   const deps = {
