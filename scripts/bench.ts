@@ -12,7 +12,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { checkInvariant } from "../test/support/invariants.ts";
 import { waitForQuiescence } from "../test/support/quiescence.ts";
-import { type CheckoutOutcome, httpClient, runOpenLoop } from "./bench/load.ts";
+import { type CheckoutOutcome, httpClient, runOpenLoop, settleFromDatabase } from "./bench/load.ts";
 import {
   commitsSoFar,
   mailViolations,
@@ -271,7 +271,7 @@ async function main() {
       "--url: the services' processes are not the bench's, so their CPU and memory are not measured, and mails go to that stack's sink (not checked here)",
     );
   }
-  const quiet = (timeoutMs = 180_000) => waitForQuiescence(stack, { timeoutMs });
+  const quiet = (timeoutMs = 900_000) => waitForQuiescence(stack, { timeoutMs });
 
   try {
     const api = apiClient(stack.gatewayUrl);
@@ -359,6 +359,8 @@ async function main() {
           )
         : undefined;
     const steps: StepResult[] = [];
+    let soakEnd: Awaited<ReturnType<typeof soakSnapshot>> | undefined;
+    let deadLetters = 0;
     for (const [index, rate] of rates.entries()) {
       if (index > 0) {
         first = await seedCustomers(Math.round(rate * seconds));
@@ -374,6 +376,14 @@ async function main() {
       );
       const run = await runOpenLoop(client, first.customers, { rate, seconds });
       if (index === 0) firstStartedAt = run.startedAt;
+      if (run.maxSendLagMs > 50)
+        log.warn(
+          `the load generator sent up to ${run.maxSendLagMs.toFixed(0)} ms late: it may be a bottleneck`,
+        );
+      if (opts.soak && !opts.step) soakEnd = await soakSnapshot(stack, watched);
+      log.info("waiting for every checkout to end and every outbox to drain…");
+      deadLetters = (await quiet()).deadLetters;
+      await settleFromDatabase(stack.databaseUrls.checkout, run.outcomes);
       const summary = {
         ...summarise(run.outcomes, { startedAt: run.startedAt, rate, seconds }),
         maxSendLagMs: run.maxSendLagMs,
@@ -383,10 +393,6 @@ async function main() {
         allOutcomes.push({ customer: first.customers[i] as BenchCustomer, outcome });
       }
       printSummary(opts.step ? `step ${index + 1}: ${rate}/s` : "run", summary);
-      if (run.maxSendLagMs > 50)
-        log.warn(
-          `the load generator sent up to ${run.maxSendLagMs.toFixed(0)} ms late: it may be a bottleneck`,
-        );
       if (opts.step) {
         const step = {
           rate,
@@ -401,13 +407,9 @@ async function main() {
       }
     }
     const timedSeconds = (performance.now() - timedFrom) / 1000;
-    const soakEnd = opts.soak && !opts.step ? await soakSnapshot(stack, watched) : undefined;
     clearTimeout(soakTimer);
     const processes = sampler.stop();
     client.close();
-
-    log.info("waiting for every checkout to end and every outbox to drain…");
-    const { deadLetters } = await quiet();
     const messages = (await messagesSoFar(stack.natsUrl, stack.namespace)) - messagesBefore;
     const settledAt = performance.now();
     await delay(11_000);
