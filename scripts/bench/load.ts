@@ -125,32 +125,47 @@ async function checkOut(
 }
 
 /**
- * Completes the outcomes from checkout's database once the system is quiet: the terminal state
- * of checkouts answered 202, with their end time taken from the checkout's own timestamps (same
- * machine, same clock), and for every checkout the server-side accepted→terminal figure.
+ * Completes the outcomes from checkout's database once the system is quiet, by customer (each
+ * checks out once): the terminal state of checkouts answered 202 and of checkouts created although
+ * their answer was an error (e.g. the gateway's 504), with their end time taken from the
+ * checkout's own timestamps (same machine, same clock), and for every checkout the server-side
+ * accepted→terminal figure. Returns the customers with more than one checkout (duplicates).
  */
-export async function settleFromDatabase(checkoutUrl: string, outcomes: CheckoutOutcome[]) {
-  const ids = outcomes.flatMap((o) => (o.checkoutId ? [o.checkoutId] : []));
-  if (ids.length === 0) return;
+export async function settleFromDatabase(
+  checkoutUrl: string,
+  outcomes: CheckoutOutcome[],
+  customerIds: readonly string[],
+): Promise<string[]> {
   const sql = postgres(checkoutUrl, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql<
-      { id: string; status: string; reason: string | null; created: number; ended: number }[]
+      {
+        id: string;
+        customer: string;
+        status: string;
+        reason: string | null;
+        created: number;
+        ended: number;
+      }[]
     >`
-      select id, status, failure_reason as reason,
+      select id, customer_id as customer, status, failure_reason as reason,
              extract(epoch from created_at)::float8 * 1000 as created,
              extract(epoch from coalesce(completed_at, updated_at))::float8 * 1000 as ended
-      from checkouts where id = any(${ids}::uuid[])`;
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    for (const o of outcomes) {
-      const row = o.checkoutId ? byId.get(o.checkoutId) : undefined;
+      from checkouts where customer_id = any(${customerIds as string[]})`;
+    const byCustomer = new Map<string, (typeof rows)[number][]>();
+    for (const row of rows)
+      byCustomer.set(row.customer, [...(byCustomer.get(row.customer) ?? []), row]);
+    for (const [i, o] of outcomes.entries()) {
+      const row = byCustomer.get(customerIds[i] as string)?.[0];
       if (!row) continue;
+      o.checkoutId ??= row.id;
       o.serverMs = row.ended - row.created;
-      if (o.status !== "processing") continue;
+      if (o.status === "confirmed" || o.status === "failed") continue;
       o.status = row.status as CheckoutOutcome["status"];
       o.failureReason = row.reason ?? undefined;
       if (row.status !== "processing") o.doneAt = row.ended - performance.timeOrigin;
     }
+    return [...byCustomer].filter(([, its]) => its.length > 1).map(([customer]) => customer);
   } finally {
     await sql.end();
   }
