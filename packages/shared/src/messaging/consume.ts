@@ -26,11 +26,30 @@ export interface MessageTx {
   afterCommit(fn: () => void): void;
 }
 
+/**
+ * What a batch handler gets: one transaction for the whole batch. Outputs are emitted per source
+ * event (its correlation, causation and trace context) and appended in one statement at the end.
+ */
+export interface BatchTx<T extends EventType> {
+  sql: TxSql;
+  /** Appends events caused by `source`, as `MessageTx.emit` would while handling it alone. */
+  emitFor(source: EventOf<T>, events: NewEvent | NewEvent[]): void;
+  /** Runs `fn` once the effects committed (metrics, wake-ups); never if they rolled back. */
+  afterCommit(fn: () => void): void;
+}
+
 export interface ConsumerSpec<T extends EventType> {
   /** Durable consumer name and inbox key, e.g. `inventory.reserve-stock`. Never rename. */
   name: string;
   type: T;
   handle(event: EventOf<T>, tx: MessageTx): Promise<void>;
+  /**
+   * Optional set-based form of `handle` for throughput: applies `events` (new to the inbox, in
+   * delivery order, at least two) with a few multi-row statements instead of one round trip set
+   * per event. Its effects must equal calling `handle` on each event in order. If it throws, the
+   * batch rolls back and every event runs alone through `handle`.
+   */
+  handleBatch?(events: EventOf<T>[], tx: BatchTx<T>): Promise<void>;
   /** The compensation when the event is dead-lettered; runs once, in its own transaction. */
   onDeadLetter?(event: EventOf<T>, tx: MessageTx, reason: string): Promise<void>;
 }
