@@ -11,6 +11,7 @@ import {
   subjectFor,
 } from "../src/index.ts";
 import {
+  captureSpans,
   makeEnvelope,
   startTestPlatform,
   type TestPlatform,
@@ -212,5 +213,122 @@ describe("idempotent consumer", () => {
       timeoutMs: 30_000,
       what: "effect after re-creation",
     });
+  });
+});
+
+/** `recordingSpec` with a set-based form: one insert for the whole batch, outputs per source. */
+const setBasedSpec = (
+  name: string,
+  seen: string[][],
+  failBatch: (ids: string[]) => boolean = () => false,
+): ConsumerSpec<"checkout.requested"> => ({
+  ...recordingSpec(name),
+  async handleBatch(events, tx) {
+    const ids = events.map((e) => e.id);
+    seen.push(ids);
+    await tx.sql`
+      insert into effects (consumer, event_id) select ${name}, unnest(${ids}::uuid[])`;
+    if (failBatch(ids)) throw new Error("deadlock detected");
+    for (const event of events) {
+      tx.emitFor(event, {
+        type: "checkout.failed",
+        data: {
+          checkoutId: event.data.checkoutId,
+          customerId: "c",
+          customerEmail: null,
+          reason: "timed_out",
+          detail: "",
+        },
+      });
+    }
+  },
+});
+
+const traceparentOf = (traceId: string) => `00-${traceId}-${randomUUID().slice(0, 8)}aa11bb22-01`;
+
+describe("set-based batches (handleBatch)", () => {
+  it("applies a batch at once, each output with its source's correlation, causation and trace", async () => {
+    const spans = captureSpans("shared-set-based");
+    try {
+      const name = "test.set-based";
+      const seen: string[][] = [];
+      const events = Array.from({ length: 40 }, () => envelope());
+      const traceIds = new Map(events.map((e) => [e.id, randomUUID().replaceAll("-", "")]));
+      for (const e of events) {
+        await publish(e, { traceparent: traceparentOf(traceIds.get(e.id) ?? "") });
+      }
+      running.push(startConsumer(fx.consumerDeps, setBasedSpec(name, seen), { batchSize: 50 }));
+
+      await waitFor(async () => (await count("effects", name)) === 40, { what: "40 effects" });
+      expect(seen.some((batch) => batch.length > 1)).toBe(true);
+      const outputs = await fx.sql<
+        { causation_id: string; correlation_id: string; traceparent: string | null }[]
+      >`select causation_id, correlation_id, headers->>'traceparent' as traceparent
+        from outbox where causation_id = any(${events.map((e) => e.id)}::uuid[])`;
+      expect(outputs).toHaveLength(40);
+      for (const out of outputs) {
+        const source = events.find((e) => e.id === out.causation_id);
+        expect(out.correlation_id).toBe(source?.correlationId);
+        expect(out.traceparent?.split("-")[1]).toBe(traceIds.get(out.causation_id));
+      }
+      const processed = spans
+        .finished()
+        .filter((s) => s.name === "process checkout.requested")
+        .map((s) => s.spanContext().traceId);
+      expect(new Set(processed)).toEqual(new Set(traceIds.values()));
+    } finally {
+      await spans.stop();
+    }
+  });
+
+  it("treats a repeated event, in the same batch or a later one, as a duplicate", async () => {
+    const name = "test.set-based-duplicates";
+    const seen: string[][] = [];
+    const events = Array.from({ length: 20 }, () => envelope());
+    for (const e of events) await publish(e);
+    for (const e of events.slice(0, 10)) await publish(e);
+    running.push(startConsumer(fx.consumerDeps, setBasedSpec(name, seen), { batchSize: 50 }));
+
+    await waitFor(
+      async () => {
+        const [row] = await fx.sql`
+          select count(*)::int as n from inbox where consumer = ${name}`;
+        const info = await fx.broker.jsm.consumers.info(
+          streamName(fx.namespace, "checkout"),
+          name.replace(/[^a-zA-Z0-9_-]/g, "_"),
+        );
+        return row?.n === 20 && info.num_ack_pending === 0 && info.num_pending === 0;
+      },
+      { what: "all 30 deliveries settled" },
+    );
+    expect(await count("effects", name)).toBe(20);
+    const handled = seen.flat();
+    expect(new Set(handled).size).toBe(handled.length);
+  });
+
+  it("falls back to one event at a time when the batch handler throws, applying each once", async () => {
+    const name = "test.set-based-fallback";
+    const seen: string[][] = [];
+    const poisoned = envelope();
+    const events = [
+      ...Array.from({ length: 20 }, () => envelope()),
+      poisoned,
+      ...Array.from({ length: 20 }, () => envelope()),
+    ];
+    for (const e of events) await publish(e);
+    running.push(
+      startConsumer(
+        fx.consumerDeps,
+        setBasedSpec(name, seen, (ids) => ids.includes(poisoned.id)),
+        { batchSize: 50 },
+      ),
+    );
+
+    await waitFor(async () => (await count("effects", name)) === 41, { what: "41 effects" });
+    expect(seen.some((batch) => batch.includes(poisoned.id))).toBe(true);
+    const [outputs] = await fx.sql`
+      select count(*)::int as n from outbox
+      where causation_id = any(${events.map((e) => e.id)}::uuid[])`;
+    expect(outputs?.n).toBe(41);
   });
 });

@@ -1,11 +1,19 @@
 import { AckPolicy, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import { nanos, headers as natsHeaders } from "@nats-io/transport-node";
+import { type Context as OtelContext, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
 import { runWithContext } from "../context.ts";
 import type { Sql, TxSql } from "../db.ts";
 import { type EventOf, type EventType, envelopeSchema, eventCatalog } from "../events/index.ts";
 import { type Logger, redactPii } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { extractTraceContext, inSpan, inTransaction, SpanKind } from "../telemetry.ts";
+import {
+  extractTraceContext,
+  injectTraceContext,
+  inSpan,
+  inTransaction,
+  SpanKind,
+  tracer,
+} from "../telemetry.ts";
 import { isInfrastructureError, isTerminal, TerminalError } from "./errors.ts";
 import {
   type Broker,
@@ -15,7 +23,7 @@ import {
   isNotFound,
   subjectFor,
 } from "./nats.ts";
-import { appendToOutbox, type NewEvent, resendOutputsOf } from "./outbox.ts";
+import { appendToOutbox, type NewEvent, type OutboxEntry, resendOutputsOf } from "./outbox.ts";
 
 /** What a handler gets: the transaction its effects and its inbox row commit in. */
 export interface MessageTx {
@@ -277,13 +285,113 @@ export function startConsumer<T extends EventType>(
     }
     if (decoded.length === 0) return;
     if (decoded.length === 1) return processOneByOne(decoded);
-    const outcomes = await inTransaction(sql, `consume batch ${spec.name}`, async (tx) => {
-      const results: Outcome[] = [];
-      for (const item of decoded) results.push(await processing(item, () => apply(tx, item)));
-      return results;
-    }).catch(() => undefined);
+    const outcomes = await (spec.handleBatch
+      ? applySetBased(decoded, spec.handleBatch)
+      : inTransaction(sql, `consume batch ${spec.name}`, async (tx) => {
+          const results: Outcome[] = [];
+          for (const item of decoded) results.push(await processing(item, () => apply(tx, item)));
+          return results;
+        })
+    ).catch(() => undefined);
     if (!outcomes) return processOneByOne(decoded);
     for (const [i, item] of decoded.entries()) await settle(item, outcomes[i] as Outcome);
+  };
+
+  /**
+   * The batch in one transaction and a few statements: one inbox insert claims every event
+   * (a repeat of an id, even within the batch, is a duplicate that re-sends its outputs), the
+   * handler applies the new ones at once, and their outputs go out in one outbox insert — each
+   * with its source's correlation, causation and trace (a `process` span per message, parented
+   * on the message's `traceparent`, so a checkout keeps one trace).
+   */
+  const applySetBased = async (
+    items: Decoded<T>[],
+    handleBatch: NonNullable<ConsumerSpec<T>["handleBatch"]>,
+  ): Promise<Outcome[]> => {
+    const spans = new Map<string, { span: Span; ctx: OtelContext }>();
+    for (const { msg, event } of items) {
+      if (spans.has(event.id)) continue;
+      const parent = extractTraceContext(headerRecord(msg));
+      const span = tracer().startSpan(
+        `process ${spec.type}`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": msg.subject,
+            "messaging.consumer.group.name": spec.name,
+            "messaging.message.id": event.id,
+            "messaging.batch.message_count": items.length,
+          },
+        },
+        parent,
+      );
+      spans.set(event.id, { span, ctx: trace.setSpan(parent, span) });
+    }
+    const afterCommit: (() => void)[] = [];
+    try {
+      const fresh = await inTransaction(sql, `consume batch ${spec.name}`, async (tx) => {
+        const ids = [...new Set(items.map((i) => i.event.id))];
+        const claimed = await tx<{ event_id: string }[]>`
+          insert into inbox (consumer, event_id)
+          select ${spec.name}, unnest(${ids}::uuid[])
+          on conflict do nothing returning event_id`;
+        const claimedIds = new Set(claimed.map((r) => r.event_id));
+        const firstOf = new Map<string, Decoded<T>>();
+        for (const item of items) {
+          if (claimedIds.has(item.event.id) && !firstOf.has(item.event.id)) {
+            firstOf.set(item.event.id, item);
+          }
+        }
+        await resendOutputsOf(
+          tx,
+          ids.filter((id) => !claimedIds.has(id)),
+        );
+        const events = [...firstOf.values()].map((i) => i.event);
+        const outputs: OutboxEntry[] = [];
+        const batchTx: BatchTx<T> = {
+          sql: tx,
+          emitFor: (source, emitted) => {
+            const traceHeaders = injectTraceContext(spans.get(source.id)?.ctx);
+            for (const event of Array.isArray(emitted) ? emitted : [emitted]) {
+              outputs.push({
+                ...event,
+                correlationId: event.correlationId ?? source.correlationId,
+                causationId: event.causationId === undefined ? source.id : event.causationId,
+                traceHeaders,
+              });
+            }
+          },
+          afterCommit: (fn) => {
+            afterCommit.push(fn);
+          },
+        };
+        if (events.length === 1) {
+          const [only] = firstOf.values();
+          await processing(only as Decoded<T>, () =>
+            spec.handle((only as Decoded<T>).event, messageTx(tx, afterCommit)),
+          );
+        } else if (events.length > 1) {
+          await handleBatch(events, batchTx);
+        }
+        await appendToOutbox(tx, broker.namespace, outputs);
+        return new Set(firstOf.values());
+      });
+      for (const fn of afterCommit) fn();
+      return items.map(
+        (item): Outcome =>
+          fresh.has(item) ? { kind: "ok", afterCommit: [] } : { kind: "duplicate" },
+      );
+    } catch (err) {
+      for (const { span } of spans.values()) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      }
+      throw err;
+    } finally {
+      for (const { span } of spans.values()) span.end();
+    }
   };
 
   const run = async () => {

@@ -17,12 +17,15 @@ export interface NewEvent<T extends EventType = EventType> {
   causationId?: string | null;
 }
 
+/** An event with the trace context it leaves with (default: the active one). */
+export type OutboxEntry = NewEvent & { traceHeaders?: Record<string, string> };
+
 /**
  * Appends events to the outbox inside the caller's transaction: one prepared statement for
  * any number of events, plus the NOTIFY that wakes the relay when the transaction commits.
  * Data is validated against the event's schema here, so a bad event never leaves the service.
  */
-export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events: NewEvent[]) {
+export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
   if (events.length === 0) return [];
   const ctx = currentContext();
   const now = new Date().toISOString();
@@ -41,7 +44,8 @@ export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events
       causationId: event.causationId === undefined ? (ctx.causationId ?? null) : event.causationId,
       data,
     };
-    return { envelope, subject: subjectFor(namespace, event.type), headers: injectTraceContext() };
+    const headers = event.traceHeaders ?? injectTraceContext();
+    return { envelope, subject: subjectFor(namespace, event.type), headers };
   });
   await sql`
     with appended as (
