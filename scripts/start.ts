@@ -122,7 +122,7 @@ async function main() {
   // DEV ONLY: every request of a local stack comes from 127.0.0.1, so a per-IP limit would
   // throttle the demo, `pnpm latency` and the benchmark as one client; per-customer limits stay
   for (const key of ["RATE_LIMIT_CHECKOUT_PER_IP", "RATE_LIMIT_OTP_PER_IP"]) {
-    if (!env[key]) env[key] = "1000000";
+    if (!env[key]) env[key] = "0";
   }
   const plans = planProcesses(env, replicas);
   for (const plan of plans) {

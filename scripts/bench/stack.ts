@@ -98,7 +98,7 @@ export async function startBenchStack({
   }
   // DEV ONLY, as `pnpm start`: all traffic is loopback; per-customer limits stay
   for (const key of ["RATE_LIMIT_CHECKOUT_PER_IP", "RATE_LIMIT_OTP_PER_IP"]) {
-    env[key] ||= "1000000";
+    env[key] ||= "0";
   }
   const namespace = `bench_${Date.now().toString(36)}`;
   env.NATS_NAMESPACE = namespace;

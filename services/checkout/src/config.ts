@@ -21,10 +21,11 @@ export const configSchema = baseConfigSchema("checkout", 8081)
      * per customer and per client IP. Load tests from one address raise the per-IP limits.
      */
     RATE_LIMIT_CHECKOUT_PER_CUSTOMER: z.coerce.number().int().positive().default(10),
-    RATE_LIMIT_CHECKOUT_PER_IP: z.coerce.number().int().positive().default(120),
+    /** 0 turns the per-IP limits off: for an edge (CDN, API gateway) that already limits per IP. */
+    RATE_LIMIT_CHECKOUT_PER_IP: z.coerce.number().int().nonnegative().default(120),
     RATE_LIMIT_CHECKOUT_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
     RATE_LIMIT_OTP_PER_CUSTOMER: z.coerce.number().int().positive().default(10),
-    RATE_LIMIT_OTP_PER_IP: z.coerce.number().int().positive().default(30),
+    RATE_LIMIT_OTP_PER_IP: z.coerce.number().int().nonnegative().default(30),
     RATE_LIMIT_OTP_WINDOW_SECONDS: z.coerce.number().int().positive().default(600),
     /** How often the re-driver looks for stalled and overdue checkouts. */
     CHECKOUT_REDRIVE_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),

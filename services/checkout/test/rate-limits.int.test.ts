@@ -106,6 +106,32 @@ describe("POST /v1/checkouts rate limits", () => {
     await expectRateLimited(await tryCheckout(ada, freshIp()), 60);
   });
 
+  it("counts and refuses nothing per IP when the per-IP limit is 0 (an edge limits per IP)", async () => {
+    const unlimited = createApp({
+      ...fx.deps,
+      config: { ...fx.deps.config, RATE_LIMIT_CHECKOUT_PER_IP: 0 },
+      metrics: createMetrics("checkout-no-ip-limit"),
+    });
+    const ip = freshIp();
+    const shoppers = await Promise.all(Array.from({ length: 5 }, () => customer(fx)));
+    for (const shopper of shoppers) {
+      const res = await unlimited.request("/v1/checkouts", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${shopper.token}`,
+          "content-type": "application/json",
+          "idempotency-key": uuidv7(),
+          ...ip,
+        },
+        body: JSON.stringify(checkoutBody()),
+      });
+      expect(res.status).toBe(409);
+    }
+    const rows = await fx.sql`
+      select 1 from rate_limit_hits where key = ${`checkout:ip:${ip["x-forwarded-for"]}`}`;
+    expect(rows).toHaveLength(0);
+  });
+
   it("takes the socket's address when no gateway forwarded the request", async () => {
     const server = await startHttpServer(fx.app, { port: 0, host: "127.0.0.1", logger: fx.logger });
     try {

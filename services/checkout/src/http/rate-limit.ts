@@ -10,7 +10,7 @@ type LimitedEnv = AppEnv & { Variables: { rateLimit: RateLimitInfo } };
 /**
  * A fixed-window rate limit counted in Postgres (shared by replicas): the `limit`+1st request of
  * a client within `windowSeconds` is refused with 429 `rate-limited` and `Retry-After`, counted
- * in `codflow_rate_limited_total{limiter=name}`.
+ * in `codflow_rate_limited_total{limiter=name}`. A `limit` of 0 counts nothing and refuses nothing.
  *
  * @example rateLimit({ sql, metrics, name: "checkout:ip", limit: 120, windowSeconds: 60, clientOf: clientIp })
  */
@@ -31,6 +31,7 @@ export function rateLimit({
   /** Who is counted: a customer id, an IP. */
   clientOf: (c: Context<AppEnv>) => string;
 }): MiddlewareHandler<AppEnv> {
+  if (limit === 0) return async (_c, next) => next();
   const limiter = rateLimiter<LimitedEnv>({
     windowMs: windowSeconds * 1000,
     limit,
