@@ -21,16 +21,44 @@ export interface CodProfileRow {
  * limit, switching COD off or on) runs under this lock, so concurrent ones take turns.
  */
 export async function lockCodProfile(tx: TxSql, customerId: string): Promise<CodProfileRow> {
-  await tx`insert into cod_customers (customer_id) values (${customerId}) on conflict do nothing`;
-  const [row] = await tx<ProfileDbRow[]>`
+  return toProfile(await lockProfileRow(tx, customerId));
+}
+
+/**
+ * `lockCodProfile`, then the facts the COD rules read under that lock (active orders, an earlier
+ * confirmed COD order). The facts are a second statement on purpose: a statement that waited for
+ * the lock still reads with the snapshot it took before waiting, so counting in the locking
+ * statement would miss the slot the lock's previous holder just took.
+ */
+export async function lockCodProfileWithFacts(tx: TxSql, customerId: string) {
+  const profile = await lockCodProfile(tx, customerId);
+  const [facts] = await tx<{ activeOrders: number; hasConfirmedCodOrder: boolean }[]>`
+    select (select count(*)::int from cod_active_orders where customer_id = ${customerId})
+             as "activeOrders",
+           exists (select 1 from checkouts where customer_id = ${customerId} and status = 'confirmed')
+             as "hasConfirmedCodOrder"`;
+  return { profile, activeOrders: 0, hasConfirmedCodOrder: false, ...facts };
+}
+
+/** The profile row, locked; created first only when missing (the hot path has it already). */
+async function lockProfileRow(tx: TxSql, customerId: string) {
+  let [row] = await selectProfileForUpdate(tx, customerId);
+  if (!row) {
+    await tx`insert into cod_customers (customer_id) values (${customerId}) on conflict do nothing`;
+    [row] = await selectProfileForUpdate(tx, customerId);
+  }
+  if (!row) throw new Error(`cod profile of ${customerId} vanished under its lock`);
+  return row;
+}
+
+function selectProfileForUpdate(tx: TxSql, customerId: string) {
+  return tx<ProfileDbRow[]>`
     select customer_id as "customerId", verified_phone as "verifiedPhone",
            phone_verified_at as "phoneVerifiedAt", cod_disabled as "codDisabled",
            disabled_reason as "disabledReason", disabled_at as "disabledAt",
            disabled_by as "disabledBy", incidents_counted_since as "incidentsCountedSince"
     from cod_customers where customer_id = ${customerId}
     for update`;
-  if (!row) throw new Error(`cod profile of ${customerId} vanished under its lock`);
-  return toProfile(row);
 }
 
 type ProfileDbRow = Omit<
@@ -48,16 +76,6 @@ const toProfile = (row: ProfileDbRow): CodProfileRow => ({
   disabledAt: toIso(row.disabledAt),
   incidentsCountedSince: toIso(row.incidentsCountedSince),
 });
-
-/** The facts the COD rules need besides the profile, read under the profile's lock. */
-export async function codOrderFacts(tx: TxSql, customerId: string) {
-  const [row] = await tx<{ activeOrders: number; hasConfirmedCodOrder: boolean }[]>`
-    select (select count(*)::int from cod_active_orders where customer_id = ${customerId})
-             as "activeOrders",
-           exists (select 1 from checkouts where customer_id = ${customerId} and status = 'confirmed')
-             as "hasConfirmedCodOrder"`;
-  return row ?? { activeOrders: 0, hasConfirmedCodOrder: false };
-}
 
 /** The accepted checkout takes one of the customer's active-order slots. */
 export async function takeActiveOrderSlot(tx: TxSql, checkoutId: string, customerId: string) {

@@ -16,7 +16,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { AppDeps } from "../app.ts";
 import { loadPricedCart } from "../db/cart.ts";
 import { claimIdempotencyKey, findOwnCheckout, insertCheckout } from "../db/checkouts.ts";
-import { codOrderFacts, lockCodProfile, takeActiveOrderSlot } from "../db/cod-customers.ts";
+import { lockCodProfileWithFacts, takeActiveOrderSlot } from "../db/cod-customers.ts";
 import { CHECKOUT_STATUSES } from "../db/schema.ts";
 import { type CartSnapshot, snapshotCart } from "../domain/cart.ts";
 import { type CodRefusal, checkCodEligibility } from "../domain/eligibility.ts";
@@ -284,7 +284,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
   const cart = await loadPricedCart(tx, customerId);
   const snapshot = snapshotCart(cart?.lines ?? []);
   if (!snapshot.ok || !cart) throw cartRefusal(snapshot);
-  const profile = await lockCodProfile(tx, customerId);
+  const { profile, ...facts } = await lockCodProfileWithFacts(tx, customerId);
   const eligibility = checkCodEligibility(
     {
       paymentMethod: body.paymentMethod,
@@ -292,7 +292,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
       currency: snapshot.currency,
       phone: body.phone,
       profile,
-      ...(await codOrderFacts(tx, customerId)),
+      ...facts,
     },
     {
       maxOrderMinor: deps.config.COD_MAX_ORDER_MINOR,
