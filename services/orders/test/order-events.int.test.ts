@@ -2,7 +2,7 @@ import { createDatabase } from "@codflow/shared";
 import { createTestDatabase } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertOrder } from "../src/db/insert-order.ts";
+import { insertOrders } from "../src/db/insert-order.ts";
 import { reservedData, shippingAddress } from "./helpers.ts";
 
 let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -19,7 +19,7 @@ beforeAll(async () => {
     insert into checkout_contacts (checkout_id, phone, shipping_address)
     values (${data.checkoutId}, '+15555550100', ${JSON.stringify(shippingAddress)}::jsonb)`;
   orderId = uuidv7();
-  await database.sql.begin((tx) => insertOrder(tx, { ...data, id: orderId, audit: {} }));
+  await database.sql.begin((tx) => insertOrders(tx, [{ ...data, id: orderId, audit: {} }]));
 });
 afterAll(async () => {
   await database?.close();

@@ -1,6 +1,6 @@
 import type { ConsumerSpec, Logger } from "@codflow/shared";
 import { abortCheckout } from "../db/abort-checkout.ts";
-import { lockCheckout } from "../db/checkout-lock.ts";
+import { lockCheckouts } from "../db/checkout-lock.ts";
 import type { OrdersMetrics } from "../metrics.ts";
 
 /**
@@ -27,7 +27,7 @@ export function onCheckoutFailed({
     type: "checkout.failed",
     async handle({ data }, tx) {
       const cancelReason = `checkout_failed:${data.reason}`;
-      await lockCheckout(tx.sql, data.checkoutId);
+      await lockCheckouts(tx.sql, [data.checkoutId]);
       const result = await abortCheckout(tx.sql, {
         checkoutId: data.checkoutId,
         failureReason: data.reason,

@@ -1,29 +1,35 @@
 import {
   type ConsumerSpec,
   type EventData,
+  type EventOf,
   type Logger,
   type NewEvent,
   RetryableError,
   TerminalError,
+  type TxSql,
 } from "@codflow/shared";
 import { v7 as uuidv7 } from "uuid";
-import { lockCheckout } from "../db/checkout-lock.ts";
-import { insertOrder, resendConfirmation } from "../db/insert-order.ts";
+import { lockCheckouts } from "../db/checkout-lock.ts";
+import { insertOrders, resendConfirmation } from "../db/insert-order.ts";
 import { checkReservedOrder } from "../domain/reserved-order.ts";
 import type { OrdersMetrics } from "../metrics.ts";
 
 const VENDOR_FK = "order_items_vendor_id_vendors_id_fk";
 
+type Reserved = EventOf<"inventory.reserved">;
+
 /**
- * Turns a stock reservation into an order: the order, all its items and its first audit row in
- * one statement, at most one order per checkout. Emits `orders.confirmed` (inventory commits
- * the reservation, checkout confirms); `checkout.failed` undoes it (`orders.abort-checkout`
- * cancels the order). A checkout that already failed (tombstone in `voided_checkouts`) gets no
- * order but `orders.failed`, so inventory releases the reservation; the checkout's lock keeps
- * a concurrent abort from slipping between. The phone, address and email come from what
- * `orders.keep-checkout-contacts` kept of `checkout.requested`; when that has not arrived yet,
- * or a vendor is missing from the replica (its `inventory.vendor_upserted` is late), the event
- * is retried with back-off. An event the orders service refuses is
+ * Turns stock reservations into orders: the orders, all their items and their first audit rows
+ * in one statement, at most one order per checkout; a batch takes the same two statements as
+ * one event (its checkouts' locks, then the orders). Emits `orders.confirmed` per order
+ * (inventory commits the reservation, checkout confirms); `checkout.failed` undoes it
+ * (`orders.abort-checkout` cancels the order). A checkout that already failed (tombstone in
+ * `voided_checkouts`) gets no order but `orders.failed`, so inventory releases the reservation;
+ * the checkout's lock keeps a concurrent abort from slipping between. The phone, address and
+ * email come from what `orders.keep-checkout-contacts` kept of `checkout.requested`; when that
+ * has not arrived yet, or a vendor is missing from the replica (its `inventory.vendor_upserted`
+ * is late), the event is retried with back-off — in a batch the error rolls the batch back and
+ * each event runs alone, so only the early one waits. An event the orders service refuses is
  * dead-lettered, and `onDeadLetter` emits `orders.failed`: the compensation that releases the
  * reservation (inventory) and fails the checkout (checkout).
  */
@@ -38,75 +44,119 @@ export function onInventoryReserved({
   return {
     name: "orders.create-order",
     type: "inventory.reserved",
-    async handle({ data }, tx) {
-      const check = checkReservedOrder(data);
-      if (!check.ok) throw new TerminalError(`order refused: ${check.reason}`);
-
-      await lockCheckout(tx.sql, data.checkoutId);
-      const result = await insertOrder(tx.sql, {
-        id: uuidv7(),
-        checkoutId: data.checkoutId,
-        reservationId: data.reservationId,
-        customerId: data.customerId,
-        totalMinor: data.totalMinor,
-        currency: data.currency,
-        lines: data.lines,
-        audit: { checkoutId: data.checkoutId, reservationId: data.reservationId },
-      }).catch((err: unknown) => {
-        if (isForeignKeyViolation(err, VENDOR_FK)) {
-          throw new RetryableError(
-            `vendor not replicated yet: ${(err as { detail?: string }).detail}`,
-          );
-        }
-        throw err;
-      });
-
-      if (result.outcome === "contacts-missing") {
-        throw new RetryableError(
-          `checkout ${data.checkoutId}: its contact details (checkout.requested) have not arrived yet`,
-        );
+    async handle(event, tx) {
+      const outputs = await createOrders([event], tx.sql, logger);
+      if (outputs.created > 0) tx.afterCommit(() => metrics?.ordersCreated.inc(outputs.created));
+      for (const { events } of outputs.emitted) await tx.emit(events);
+    },
+    async handleBatch(events, tx) {
+      const checkouts = new Set(events.map((e) => e.data.checkoutId));
+      if (checkouts.size < events.length) {
+        // The second event of a checkout must see the first one's order: one by one.
+        throw new RetryableError("a checkout appears twice in the batch");
       }
-      if (result.outcome === "voided") {
-        await tx.emit(ordersFailed(data, "checkout already failed"));
-        return;
-      }
-      if (result.outcome === "exists") {
-        const existing = await resendConfirmation(tx.sql, data.checkoutId, data.reservationId);
-        if (existing?.reservationId !== data.reservationId) {
-          // Not ours to release: inventory's expiry sweeper frees a stray reservation.
-          logger.warn(
-            {
-              checkoutId: data.checkoutId,
-              reservationId: data.reservationId,
-              orderNumber: existing?.number,
-            },
-            "checkout already has an order under another reservation; event ignored",
-          );
-        }
-        return;
-      }
-
-      tx.afterCommit(() => metrics?.ordersCreated.inc());
-      await tx.emit({
-        type: "orders.confirmed",
-        correlationId: data.checkoutId,
-        data: {
-          orderId: result.id,
-          orderNumber: result.number,
-          checkoutId: data.checkoutId,
-          reservationId: data.reservationId,
-          customerId: data.customerId,
-          items: data.lines,
-          totalMinor: data.totalMinor,
-          currency: data.currency,
-        },
-      });
+      const outputs = await createOrders(events, tx.sql, logger);
+      if (outputs.created > 0) tx.afterCommit(() => metrics?.ordersCreated.inc(outputs.created));
+      for (const { source, events: emitted } of outputs.emitted) tx.emitFor(source, emitted);
     },
     async onDeadLetter({ data }, tx, reason) {
       await tx.emit(ordersFailed(data, reason));
     },
   };
 }
+
+/** Applies reservations of distinct checkouts; returns what each caused, in event order. */
+async function createOrders(
+  events: Reserved[],
+  sql: TxSql,
+  logger: Logger,
+): Promise<{ created: number; emitted: { source: Reserved; events: NewEvent[] }[] }> {
+  for (const { data } of events) {
+    const check = checkReservedOrder(data);
+    if (!check.ok) throw new TerminalError(`order refused: ${check.reason}`);
+  }
+
+  await lockCheckouts(
+    sql,
+    events.map(({ data }) => data.checkoutId),
+  );
+  const results = await insertOrders(
+    sql,
+    events.map(({ data }) => ({
+      id: uuidv7(),
+      checkoutId: data.checkoutId,
+      reservationId: data.reservationId,
+      customerId: data.customerId,
+      totalMinor: data.totalMinor,
+      currency: data.currency,
+      lines: data.lines,
+      audit: { checkoutId: data.checkoutId, reservationId: data.reservationId },
+    })),
+  ).catch((err: unknown) => {
+    if (isForeignKeyViolation(err, VENDOR_FK)) {
+      throw new RetryableError(`vendor not replicated yet: ${(err as { detail?: string }).detail}`);
+    }
+    throw err;
+  });
+
+  let created = 0;
+  const emitted: { source: Reserved; events: NewEvent[] }[] = [];
+  for (const [i, source] of events.entries()) {
+    const { data } = source;
+    const result = results[i];
+    if (!result || result.outcome === "contacts-missing") {
+      throw new RetryableError(
+        `checkout ${data.checkoutId}: its contact details (checkout.requested) have not arrived yet`,
+      );
+    }
+    if (result.outcome === "voided") {
+      emitted.push({ source, events: [ordersFailed(data, "checkout already failed")] });
+    } else if (result.outcome === "exists") {
+      await resendExistingConfirmation(sql, logger, data);
+    } else {
+      created += 1;
+      emitted.push({ source, events: [ordersConfirmed(data, result)] });
+    }
+  }
+  return { created, emitted };
+}
+
+async function resendExistingConfirmation(
+  sql: TxSql,
+  logger: Logger,
+  data: EventData<"inventory.reserved">,
+) {
+  const existing = await resendConfirmation(sql, data.checkoutId, data.reservationId);
+  if (existing?.reservationId !== data.reservationId) {
+    // Not ours to release: inventory's expiry sweeper frees a stray reservation.
+    logger.warn(
+      {
+        checkoutId: data.checkoutId,
+        reservationId: data.reservationId,
+        orderNumber: existing?.number,
+      },
+      "checkout already has an order under another reservation; event ignored",
+    );
+  }
+}
+
+const ordersConfirmed = (
+  data: EventData<"inventory.reserved">,
+  order: { id: string; number: string },
+): NewEvent<"orders.confirmed"> => ({
+  type: "orders.confirmed",
+  correlationId: data.checkoutId,
+  data: {
+    orderId: order.id,
+    orderNumber: order.number,
+    checkoutId: data.checkoutId,
+    reservationId: data.reservationId,
+    customerId: data.customerId,
+    items: data.lines,
+    totalMinor: data.totalMinor,
+    currency: data.currency,
+  },
+});
 
 const ordersFailed = (
   data: EventData<"inventory.reserved">,

@@ -22,7 +22,7 @@ export type AbortResult =
  * `cancelled` with its audit row; a checkout without an order gets a tombstone in
  * `voided_checkouts`, so a late `inventory.reserved` makes no order; an order already past
  * `confirmed` is left as it is (`untouched`). The checkout's contact details are forgotten
- * either way: no order will be made from them. The caller must hold `lockCheckout`, so an order
+ * either way: no order will be made from them. The caller must hold `lockCheckouts`, so an order
  * being inserted at this moment is committed, and seen, before this statement starts.
  */
 export async function abortCheckout(

@@ -157,7 +157,7 @@ export const orderEvents = pgTable(
  * Checkouts that failed before their order existed (`checkout.failed` came first): a late
  * `inventory.reserved` for one of them makes no order and emits `orders.failed` instead, so
  * inventory releases the reservation. Written and read under the checkout's lock
- * (`lockCheckout`), so a tombstone and a confirmed order never both exist for one checkout.
+ * (`lockCheckouts`), so a tombstone and a confirmed order never both exist for one checkout.
  */
 export const voidedCheckouts = pgTable("voided_checkouts", {
   checkoutId: uuid("checkout_id").primaryKey(),
