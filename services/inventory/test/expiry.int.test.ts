@@ -26,15 +26,25 @@ beforeAll(async () => {
   fx = await startInventory();
   fx.consume(onCheckoutRequested({ reservationTtlSeconds: 1 }));
   const commit = onOrdersConfirmed({ logger: fx.logger, metrics: fx.inventoryMetrics });
-  fx.consume({
-    ...commit,
-    async handle(event, tx) {
-      await commit.handle(event, tx);
-      const hold = heldCommits.get(event.data.checkoutId);
+  /** Keeps the commit's transaction open while a test holds one of these checkouts. */
+  const holdFor = async (checkoutIds: string[]) => {
+    for (const checkoutId of checkoutIds) {
+      const hold = heldCommits.get(checkoutId);
       if (hold) {
         hold.reached();
         await hold.until;
       }
+    }
+  };
+  fx.consume({
+    ...commit,
+    async handle(event, tx) {
+      await commit.handle(event, tx);
+      await holdFor([event.data.checkoutId]);
+    },
+    async handleBatch(events, tx) {
+      await commit.handleBatch?.(events, tx);
+      await holdFor(events.map((e) => e.data.checkoutId));
     },
   });
 });

@@ -41,6 +41,10 @@ async function fiftyBuyersForTenUnits(instances: ConsumerOptions[]) {
           handledBy[i] = (handledBy[i] ?? 0) + 1;
           return spec.handle(event, tx);
         },
+        handleBatch: async (events, tx) => {
+          handledBy[i] = (handledBy[i] ?? 0) + events.length;
+          await spec.handleBatch?.(events, tx);
+        },
       },
       options,
     );
@@ -102,20 +106,31 @@ describe("reservation batches", () => {
     const requests = Array.from({ length: 12 }, () => checkoutRequested([{ variantId, qty: 1 }]));
     const flaky = requests[5]?.checkoutId;
     let failures = 0;
+    let batches = 0;
+    /** Fails the first time the flaky checkout is handled, after its effects were applied. */
+    const failOnce = (checkoutIds: string[]) => {
+      if (checkoutIds.includes(flaky ?? "") && failures++ === 0) {
+        throw new RetryableError("injected");
+      }
+    };
     const spec = onCheckoutRequested({ reservationTtlSeconds: 900 });
+
+    for (const r of requests) await fx.publish("checkout.requested", r);
     fx.consume(
       {
         ...spec,
         handle: async (event, tx) => {
           await spec.handle(event, tx);
-          if (event.data.checkoutId === flaky && failures++ === 0)
-            throw new RetryableError("injected");
+          failOnce([event.data.checkoutId]);
+        },
+        handleBatch: async (events, tx) => {
+          batches++;
+          await spec.handleBatch?.(events, tx);
+          failOnce(events.map((e) => e.data.checkoutId));
         },
       },
       { batchSize: 12, baseBackoffMs: 50 },
     );
-
-    await Promise.all(requests.map((r) => fx.publish("checkout.requested", r)));
 
     const checkoutIds = new Set(requests.map((r) => r.checkoutId));
     await waitFor(
@@ -125,6 +140,7 @@ describe("reservation batches", () => {
         ).length === 12,
       { timeoutMs: 20_000, what: "12 reservations" },
     );
+    expect(batches, "the checkouts met the set-based batch path").toBeGreaterThan(0);
     expect(failures).toBeGreaterThan(1);
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 20, reserved: 12, committed: 0 });
     const [reservations] = await fx.sql`

@@ -48,7 +48,9 @@ export type ClosingKind = keyof typeof CLOSINGS;
  * Moves the checkout's reservation along one closing in ONE statement: the status change (only
  * from the closing's `from` status: the WHERE decides a race with the sweeper or another
  * consumer, whoever holds the row lock first wins), every line's stock level and a ledger row
- * per line. Returns the status the reservation had, read under its row lock, so the caller can
+ * per line. The stock rows are locked in variant id order before they are updated (`locked`:
+ * the sort runs before the row locks), as every stock-changing path does, so concurrent
+ * reservations, closings and the sweeper never deadlock on them. Returns the status the reservation had, read under its row lock, so the caller can
  * tell "done now" (`from`) from "already done" or "too late"; undefined when the checkout has no
  * reservation (with `reservationId` given: no such reservation for this checkout).
  */
@@ -73,11 +75,16 @@ export async function closeReservation(
     ), moved as (
       select l.variant_id, l.qty, c.id as reservation_id, c.checkout_id
       from reservation_lines l join closed c on c.id = l.reservation_id
+    ), locked as materialized (
+      select variant_id from stock_levels
+      where variant_id in (select variant_id from moved)
+      order by variant_id
+      for update
     ), levels as (
       update stock_levels s
       set reserved = s.reserved + m.qty * ${reservedDelta}::int,
           committed = s.committed + m.qty * ${committedDelta}::int
-      from moved m where s.variant_id = m.variant_id
+      from moved m join locked using (variant_id) where s.variant_id = m.variant_id
     ), ledger as (
       insert into stock_movements (variant_id, kind, reserved_delta, committed_delta, reservation_id, checkout_id)
       select variant_id, ${ledgerKind}::stock_movement_kind, qty * ${reservedDelta}::int,
