@@ -53,28 +53,37 @@ export async function markCheckoutFailed(
   return row;
 }
 
-/** Confirms a checkout that is still processing with its order; undefined when it is not. */
-export async function markCheckoutConfirmed(
-  tx: TxSql,
-  {
-    checkoutId,
-    orderId,
-    orderNumber,
-  }: { checkoutId: string; orderId: string; orderNumber: string },
-) {
-  const [row] = await tx<Settled[]>`
+export interface Confirmation {
+  checkoutId: string;
+  orderId: string;
+  orderNumber: string;
+}
+
+/**
+ * Confirms, in one statement, each of the checkouts that is still processing with its order;
+ * returns those it confirmed (the others are already terminal, or unknown). One NOTIFY per
+ * confirmed checkout, delivered when the transaction commits, wakes its waiters. The checkouts
+ * must be distinct.
+ */
+export function markCheckoutsConfirmed(tx: TxSql, confirmations: readonly Confirmation[]) {
+  return tx<(Settled & { checkoutId: string })[]>`
     with confirmed as (
-      update checkouts
-      set status = 'confirmed', order_id = ${orderId}, order_number = ${orderNumber},
+      update checkouts c
+      set status = 'confirmed', order_id = o.order_id, order_number = o.order_number,
           updated_at = now(), completed_at = now()
-      where id = ${checkoutId} and status = 'processing'
-      returning id, customer_id, customer_email, cart_id,
-                extract(epoch from completed_at - created_at)::float8 as age_seconds
+      from unnest(
+        ${confirmations.map((o) => o.checkoutId)}::uuid[],
+        ${confirmations.map((o) => o.orderId)}::uuid[],
+        ${confirmations.map((o) => o.orderNumber)}::text[]
+      ) as o(checkout_id, order_id, order_number)
+      where c.id = o.checkout_id and c.status = 'processing'
+      returning c.id, c.customer_id, c.customer_email, c.cart_id,
+                extract(epoch from c.completed_at - c.created_at)::float8 as age_seconds
     )
-    select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
-           age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+    select id as "checkoutId", customer_id as "customerId", customer_email as "customerEmail",
+           cart_id as "cartId", age_seconds as "ageSeconds",
+           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
     from confirmed`;
-  return row;
 }
 
 export async function checkoutStatusOf(tx: TxSql, checkoutId: string) {
@@ -87,18 +96,20 @@ export async function checkoutStatusOf(tx: TxSql, checkoutId: string) {
 }
 
 /**
- * Takes the ordered quantities out of the cart (see removeOrderedQuantities). The cart lines are
- * locked first, so a concurrent add or edit waits and then applies to what is left.
+ * Takes the ordered quantities of confirmed checkouts out of their carts (see
+ * removeOrderedQuantities; what two checkouts took from one line adds up, as if removed one
+ * after the other). The cart lines are locked first, in id order, so a concurrent add or edit
+ * waits and then applies to what is left. Two statements whatever the number of checkouts.
  */
-export async function removeOrderedCartLines(tx: TxSql, checkoutId: string) {
+export async function removeOrderedCartLines(tx: TxSql, checkoutIds: readonly string[]) {
   const held = await tx<{ id: string; qty: number; orderedQty: number }[]>`
     select c.id, c.qty, l.qty as "orderedQty"
     from checkout_lines l join cart_lines c on c.id = l.cart_line_id
-    where l.checkout_id = ${checkoutId}
+    where l.checkout_id = any(${checkoutIds}::uuid[])
     order by c.id
     for update of c`;
   const { deleteIds, updates } = removeOrderedQuantities(
-    held,
+    [...new Map(held.map((h) => [h.id, { id: h.id, qty: h.qty }])).values()],
     held.map((h) => ({ cartLineId: h.id, qty: h.orderedQty })),
   );
   await tx`
