@@ -1,48 +1,55 @@
 import type { Sql, TxSql } from "@codflow/shared";
 import { v7 as uuidv7 } from "uuid";
-import type { NotificationStatus } from "../domain/notification-status.ts";
 import type { RenderedEmail, TemplateName } from "../domain/templates.ts";
 
 /** The channel the mailer LISTENs on; queuing an email NOTIFYs it when the transaction commits. */
 export const NOTIFICATIONS_CHANNEL = "codflow_notifications";
 
+export interface NewNotification {
+  eventId: string;
+  /** The checkout the email is about; null for emails about none. */
+  checkoutId: string | null;
+  template: TemplateName;
+  recipient: string | null;
+  email: RenderedEmail;
+}
+
 /**
- * Queues one email for (event, template), at most once whatever the broker redelivers, and at
- * most once per (checkout, template) even when an outcome is re-emitted under a new event id:
- * `on conflict do nothing` without a target lets either unique constraint make it a no-op. An
- * email with no address is recorded as `skipped`. Returns the new row's status, or undefined
- * when the email was already queued.
+ * Queues emails in one statement, each at most once per (event, template) whatever the broker
+ * redelivers, and at most once per (checkout, template) even when an outcome is re-emitted
+ * under a new event id: `on conflict do nothing` without a target lets either unique
+ * constraint make it a no-op, also against an earlier row of the same call (rows go in in the
+ * given order, so the first wins). An email with no address is recorded as `skipped`. One
+ * NOTIFY wakes the mailer once the transaction commits, however many were queued.
  */
-export async function queueNotification(
-  tx: TxSql,
-  {
-    eventId,
-    checkoutId,
-    template,
-    recipient,
-    email,
-  }: {
-    eventId: string;
-    /** The checkout the email is about; null for emails about none. */
-    checkoutId: string | null;
-    template: TemplateName;
-    recipient: string | null;
-    email: RenderedEmail;
-  },
-) {
-  const status: NotificationStatus = recipient ? "pending" : "skipped";
-  const [row] = await tx<{ status: NotificationStatus }[]>`
+export async function queueNotifications(tx: TxSql, notifications: readonly NewNotification[]) {
+  await tx`
     with queued as (
       insert into notifications (id, event_id, checkout_id, template, recipient, subject,
                                  body_text, status, last_error)
-      values (${uuidv7()}, ${eventId}, ${checkoutId}, ${template}, ${recipient}, ${email.subject},
-              ${email.text}, ${status}, ${recipient ? null : "no email address"})
+      select n.id, n.event_id, n.checkout_id, n.template, n.recipient, n.subject, n.body_text,
+             case when n.recipient is null then 'skipped' else 'pending' end,
+             case when n.recipient is null then 'no email address' end
+      from unnest(
+        ${notifications.map(() => uuidv7())}::uuid[],
+        ${notifications.map((n) => n.eventId)}::uuid[],
+        ${notifications.map((n) => n.checkoutId)}::uuid[],
+        ${notifications.map((n) => n.template)}::text[],
+        ${notifications.map((n) => n.recipient || null)}::text[],
+        ${notifications.map((n) => n.email.subject)}::text[],
+        ${notifications.map((n) => n.email.text)}::text[]
+      ) with ordinality
+        as n(id, event_id, checkout_id, template, recipient, subject, body_text, position)
+      order by n.position
       on conflict do nothing
-      returning status
+      returning 1
     )
-    select status, pg_notify(${NOTIFICATIONS_CHANNEL}, '') from queued`;
-  return row?.status;
+    select pg_notify(${NOTIFICATIONS_CHANNEL}, '') where exists (select 1 from queued)`;
 }
+
+/** Queues one email (see queueNotifications). */
+export const queueNotification = (tx: TxSql, notification: NewNotification) =>
+  queueNotifications(tx, [notification]);
 
 export interface ClaimedNotification {
   id: string;
