@@ -9,7 +9,10 @@ import type { DbTimestamp } from "./timestamps.ts";
  * the hot stock rows locked only for the last two (the stock lock and the write) before the
  * outbox insert and commit: at 100 checkouts/s the one-message path (≈ 10 statements per
  * checkout, stock rows held across all of them) kept reserve and commit batches waiting on each
- * other's stock-row locks (`Lock transactionid`) and reserved ~60 checkouts/s.
+ * other's stock-row locks (`Lock transactionid`) and reserved ~60 checkouts/s. Set-based (about
+ * six statements per batch), `pnpm bench --rate 300 --duration 20` on 2 shared cores went from
+ * 43 to 65 confirmed/s (server p99 65 s → 10 s) with only this change, reserve-stock's backlog
+ * stayed within one batch in flight, and checkout's consumers became the queue.
  */
 
 export interface VariantForSale extends VariantOnSale {
