@@ -10,9 +10,14 @@ interface Waiter {
 export interface StatusWatch {
   /**
    * The checkout now, then each change of its status; ends after a terminal status, when
-   * `signal` aborts, or when the watch closes. Yields nothing for an unknown checkout.
+   * `signal` aborts, or when the watch closes. Yields nothing for an unknown checkout. With
+   * `known` (what the caller just wrote), the checkout is not read first: see watchCheckout.
    */
-  watchCheckout(id: string, signal: AbortSignal): AsyncGenerator<CheckoutView>;
+  watchCheckout(
+    id: string,
+    signal: AbortSignal,
+    known?: CheckoutView,
+  ): AsyncGenerator<CheckoutView>;
   /** Re-reads every watched checkout now. */
   wake(): void;
   /** Ends every open watch (SSE streams close, waits answer) and stops listening. */
@@ -92,7 +97,11 @@ export function startStatusWatch({
     if (set?.size === 0) waiters.delete(id);
   };
 
-  async function* watchCheckout(id: string, signal: AbortSignal): AsyncGenerator<CheckoutView> {
+  async function* watchCheckout(
+    id: string,
+    signal: AbortSignal,
+    known?: CheckoutView,
+  ): AsyncGenerator<CheckoutView> {
     let latest: CheckoutView | undefined;
     let ended = false;
     let resume: (() => void) | undefined;
@@ -113,7 +122,13 @@ export function startStatusWatch({
     add(id, waiter);
     try {
       if (signal.aborted || closed) return;
-      await refresh([id]);
+      // The waiter is registered first, then the checkout read, so no change slips between.
+      // A caller that just committed the checkout `processing` skips that read (one round trip
+      // per Prefer: wait). An outcome committed before this waiter registered would wake no
+      // one: the poll is the fallback, at most pollMs late. An outcome takes the saga's hops,
+      // which begin only after that commit, so it does not come that early in practice.
+      if (known) waiter.deliver(known);
+      else await refresh([id]);
       let shown: CheckoutView["status"] | undefined;
       while (!ended && latest) {
         if (latest.status !== shown) {
@@ -161,18 +176,18 @@ export function startStatusWatch({
 
 /**
  * Waits up to `ms` for the checkout to leave `processing` (Prefer: wait); undefined when it
- * has not, so the caller answers 202 as usual.
+ * has not, so the caller answers 202 as usual. `known`: as in watchCheckout.
  */
 export async function waitForOutcome(
   watch: StatusWatch,
   id: string,
-  ms: number,
-  signal: AbortSignal,
+  { ms, signal, known }: { ms: number; signal: AbortSignal; known?: CheckoutView | undefined },
 ): Promise<CheckoutView | undefined> {
   let last: CheckoutView | undefined;
   for await (const view of watch.watchCheckout(
     id,
     AbortSignal.any([signal, AbortSignal.timeout(ms)]),
+    known,
   )) {
     last = view;
   }

@@ -3,6 +3,7 @@ import { metricValue, scrapeMetrics, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp, startStatusWatch } from "../src/index.ts";
+import { waitForOutcome } from "../src/status-watch.ts";
 import {
   type CheckoutFixture,
   type CheckoutJson,
@@ -169,6 +170,43 @@ describe("GET /v1/checkouts/:id/events", () => {
       failure: { reason: "timed_out" },
     });
     expect(await events.next()).toBeUndefined();
+  });
+});
+
+describe("a wait that starts from the checkout its caller just accepted", () => {
+  it("still answers an outcome committed before the waiter registered, by the periodic re-read", async () => {
+    const statusWatch = startStatusWatch({ sql: fx.sql, logger: fx.logger, pollMs: 200 });
+    try {
+      const { shopper } = await cartReadyToOrder();
+      const accepted = await json<CheckoutJson>(await shopper.checkout("key-1"));
+      const known = await json<CheckoutJson>(
+        await shopper.call("GET", `/v1/checkouts/${accepted.id}`),
+      );
+      await fx.sql`
+        update checkouts set status = 'failed', failure_reason = 'timed_out',
+               failure_detail = 'test', updated_at = now(), completed_at = now()
+        where id = ${accepted.id}`;
+
+      const outcome = await within(
+        3000,
+        waitForOutcome(statusWatch, accepted.id, {
+          ms: 10_000,
+          signal: new AbortController().signal,
+          known: {
+            id: known.id,
+            status: "processing",
+            totalMinor: known.totalMinor,
+            currency: known.currency,
+            createdAt: known.createdAt,
+            updatedAt: known.createdAt,
+          },
+        }),
+      );
+
+      expect(outcome).toMatchObject({ status: "failed", failure: { reason: "timed_out" } });
+    } finally {
+      await statusWatch.close();
+    }
   });
 });
 

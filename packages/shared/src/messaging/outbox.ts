@@ -27,6 +27,17 @@ export type OutboxEntry = NewEvent & { traceHeaders?: Record<string, string> };
  */
 export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
   if (events.length === 0) return [];
+  const { insert, envelopes } = outboxInsert(sql, namespace, events);
+  await sql`with appended as (${insert}) select pg_notify(${OUTBOX_CHANNEL}, '')`;
+  return envelopes;
+}
+
+/**
+ * `appendToOutbox` as an INSERT fragment, for a hot path that appends in a CTE of its own
+ * statement instead of a round trip of its own; that statement must also
+ * `pg_notify(OUTBOX_CHANNEL, '')`. The envelopes are built here either way.
+ */
+export function outboxInsert(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
   const ctx = currentContext();
   const now = new Date().toISOString();
   const rows = events.map((event) => {
@@ -47,21 +58,18 @@ export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events
     const headers = event.traceHeaders ?? injectTraceContext();
     return { envelope, subject: subjectFor(namespace, event.type), headers };
   });
-  await sql`
-    with appended as (
-      insert into outbox (id, subject, type, envelope, headers, correlation_id, causation_id)
-      select * from unnest(
-        ${rows.map((r) => r.envelope.id)}::uuid[],
-        ${rows.map((r) => r.subject)}::text[],
-        ${rows.map((r) => r.envelope.type)}::text[],
-        ${rows.map((r) => JSON.stringify(r.envelope))}::jsonb[],
-        ${rows.map((r) => JSON.stringify(r.headers))}::jsonb[],
-        ${rows.map((r) => r.envelope.correlationId)}::text[],
-        ${rows.map((r) => r.envelope.causationId)}::uuid[]
-      )
-    )
-    select pg_notify(${OUTBOX_CHANNEL}, '')`;
-  return rows.map((r) => r.envelope);
+  const insert = sql`
+    insert into outbox (id, subject, type, envelope, headers, correlation_id, causation_id)
+    select * from unnest(
+      ${rows.map((r) => r.envelope.id)}::uuid[],
+      ${rows.map((r) => r.subject)}::text[],
+      ${rows.map((r) => r.envelope.type)}::text[],
+      ${rows.map((r) => JSON.stringify(r.envelope))}::jsonb[],
+      ${rows.map((r) => JSON.stringify(r.headers))}::jsonb[],
+      ${rows.map((r) => r.envelope.correlationId)}::text[],
+      ${rows.map((r) => r.envelope.causationId)}::uuid[]
+    )`;
+  return { insert, envelopes: rows.map((r) => r.envelope) };
 }
 
 /**

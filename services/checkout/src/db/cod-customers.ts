@@ -77,13 +77,6 @@ const toProfile = (row: ProfileDbRow): CodProfileRow => ({
   incidentsCountedSince: toIso(row.incidentsCountedSince),
 });
 
-/** The accepted checkout takes one of the customer's active-order slots. */
-export async function takeActiveOrderSlot(tx: TxSql, checkoutId: string, customerId: string) {
-  await tx`
-    insert into cod_active_orders (checkout_id, customer_id) values (${checkoutId}, ${customerId})
-    on conflict do nothing`;
-}
-
 /** Frees a checkout's slot (failed, delivered, cancelled, returned); a second call does nothing. */
 export async function releaseActiveOrderSlot(tx: TxSql, checkoutId: string) {
   await tx`delete from cod_active_orders where checkout_id = ${checkoutId}`;

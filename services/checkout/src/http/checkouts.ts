@@ -1,8 +1,8 @@
 import {
-  appendToOutbox,
   auth,
   HttpProblem,
   inTransaction,
+  type NewEvent,
   problemContent,
   rejectedLineSchema,
   runWithContext,
@@ -14,9 +14,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { v7 as uuidv7 } from "uuid";
 import type { AppDeps } from "../app.ts";
-import { loadPricedCart } from "../db/cart.ts";
-import { claimIdempotencyKey, findOwnCheckout, insertCheckout } from "../db/checkouts.ts";
-import { lockCodProfileWithFacts, takeActiveOrderSlot } from "../db/cod-customers.ts";
+import { claimKeyWithCart, insertAcceptedCheckout } from "../db/accept-checkout.ts";
+import { type CheckoutView, findOwnCheckout } from "../db/checkouts.ts";
+import { lockCodProfileWithFacts } from "../db/cod-customers.ts";
 import { CHECKOUT_STATUSES } from "../db/schema.ts";
 import { type CartSnapshot, snapshotCart } from "../domain/cart.ts";
 import { type CodRefusal, checkCodEligibility } from "../domain/eligibility.ts";
@@ -148,7 +148,7 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
       const user = c.get("user");
       const headers = c.req.valid("header");
       const body = c.req.valid("json");
-      const { id, status, accepted } = await inTransaction(deps.sql, "checkout.accept", (tx) =>
+      const { id, status, created } = await inTransaction(deps.sql, "checkout.accept", (tx) =>
         acceptCheckout(tx, deps, {
           customerId: user.id,
           customerEmail: user.email,
@@ -156,18 +156,17 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
           body,
         }),
       );
-      if (accepted) metrics.accepted();
+      if (created) metrics.accepted();
       return runWithContext({ correlationId: id }, async () => {
         c.header("Location", statusUrl(id));
         const waitSeconds = preferredWaitSeconds(headers.prefer);
         if (waitSeconds !== undefined) {
           c.header("Preference-Applied", `wait=${waitSeconds}`);
-          const outcome = await waitForOutcome(
-            deps.statusWatch,
-            id,
-            waitSeconds * 1000,
-            c.req.raw.signal,
-          ).catch((err) => {
+          const outcome = await waitForOutcome(deps.statusWatch, id, {
+            ms: waitSeconds * 1000,
+            signal: c.req.raw.signal,
+            known: created,
+          }).catch((err) => {
             deps.logger.warn({ err, checkoutId: id }, "waiting for the checkout outcome failed");
             return undefined;
           });
@@ -255,19 +254,24 @@ interface CheckoutRequest {
  * snapshot the priced cart, lock the customer's COD profile and judge COD eligibility under it
  * (so concurrent checkouts of one customer count active orders one after another), insert the
  * checkout `processing` with its lines and its active-order slot, append `checkout.requested`.
- * Any refusal throws, rolling everything back (the key too).
+ * Any refusal throws, rolling everything back (the key too). A new checkout comes back as
+ * `created`, the view the caller may start waiting from without reading it again.
  */
-async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest) {
+async function acceptCheckout(
+  tx: TxSql,
+  deps: AppDeps,
+  request: CheckoutRequest,
+): Promise<{ id: string; status: CheckoutView["status"]; created?: CheckoutView }> {
   const { customerId, body } = request;
   const id = uuidv7();
-  const claim = await claimIdempotencyKey(tx, {
+  const claim = await claimKeyWithCart(tx, {
     customerId,
     key: request.key,
     requestHash: requestHash(body),
     checkoutId: id,
   });
   if (claim.kind === "replay") {
-    return { id: claim.checkoutId, status: claim.status, accepted: false };
+    return { id: claim.checkoutId, status: claim.status };
   }
   if (claim.kind === "reused") {
     throw new HttpProblem(
@@ -281,7 +285,7 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
     throw new HttpProblem(409, "request-in-progress", "Request in progress", "retry shortly");
   }
 
-  const cart = await loadPricedCart(tx, customerId);
+  const { cart } = claim;
   const snapshot = snapshotCart(cart?.lines ?? []);
   if (!snapshot.ok || !cart) throw cartRefusal(snapshot);
   const { profile, ...facts } = await lockCodProfileWithFacts(tx, customerId);
@@ -305,17 +309,42 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
     throw new HttpProblem(REFUSAL_STATUS[slug], slug, title, detail);
   }
 
-  const inserted = await insertCheckout(tx, {
-    id,
-    customerId,
-    customerEmail: request.customerEmail,
-    cartId: cart.cartId,
-    totalMinor: snapshot.totalMinor,
-    currency: snapshot.currency,
-    phone: body.phone,
-    shippingAddress: body.shippingAddress,
-    lines: snapshot.lines,
-  });
+  const requested: NewEvent<"checkout.requested"> = {
+    type: "checkout.requested",
+    correlationId: id,
+    causationId: null,
+    data: {
+      checkoutId: id,
+      customerId,
+      customerEmail: request.customerEmail,
+      lines: snapshot.lines.map(({ variantId, qty, unitPriceMinor, currency }) => ({
+        variantId,
+        qty,
+        unitPriceMinor,
+        currency,
+      })),
+      totalMinor: snapshot.totalMinor,
+      currency: snapshot.currency,
+      phone: body.phone,
+      shippingAddress: body.shippingAddress,
+    },
+  };
+  const inserted = await insertAcceptedCheckout(
+    tx,
+    deps.namespace,
+    {
+      id,
+      customerId,
+      customerEmail: request.customerEmail,
+      cartId: cart.cartId,
+      totalMinor: snapshot.totalMinor,
+      currency: snapshot.currency,
+      phone: body.phone,
+      shippingAddress: body.shippingAddress,
+      lines: snapshot.lines,
+    },
+    requested,
+  );
   if (!inserted) {
     throw new HttpProblem(
       409,
@@ -324,30 +353,14 @@ async function acceptCheckout(tx: TxSql, deps: AppDeps, request: CheckoutRequest
       "this cart has a checkout still processing; wait for its outcome",
     );
   }
-  await takeActiveOrderSlot(tx, id, customerId);
-  await appendToOutbox(tx, deps.namespace, [
-    {
-      type: "checkout.requested",
-      correlationId: id,
-      causationId: null,
-      data: {
-        checkoutId: id,
-        customerId,
-        customerEmail: request.customerEmail,
-        lines: snapshot.lines.map(({ variantId, qty, unitPriceMinor, currency }) => ({
-          variantId,
-          qty,
-          unitPriceMinor,
-          currency,
-        })),
-        totalMinor: snapshot.totalMinor,
-        currency: snapshot.currency,
-        phone: body.phone,
-        shippingAddress: body.shippingAddress,
-      },
-    },
-  ]);
-  return { id, status: "processing" as const, accepted: true };
+  const created: CheckoutView = {
+    id,
+    status: "processing",
+    totalMinor: snapshot.totalMinor,
+    currency: snapshot.currency,
+    ...inserted,
+  };
+  return { id, status: created.status, created };
 }
 
 const REFUSAL_STATUS = {
