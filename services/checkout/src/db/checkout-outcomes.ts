@@ -27,29 +27,38 @@ export interface CheckoutFailure {
 }
 
 /**
- * Fails a checkout that is still processing and frees its COD active-order slot; undefined when
- * it is not (already terminal, or unknown): the conditional update decides, so two outcomes can
- * never both apply.
+ * Fails, in one statement, each of the checkouts that is still processing and frees its COD
+ * active-order slot; returns those it failed (the others are already terminal, or unknown): the
+ * conditional update decides, so two outcomes can never both apply. One NOTIFY per failed
+ * checkout, delivered at commit, wakes its waiters. The checkouts must be distinct.
  */
-export async function markCheckoutFailed(
-  tx: TxSql,
-  { checkoutId, reason, detail, lines }: CheckoutFailure,
-) {
-  const [row] = await tx<Settled[]>`
+export function markCheckoutsFailed(tx: TxSql, failures: readonly CheckoutFailure[]) {
+  return tx<(Settled & { checkoutId: string })[]>`
     with failed as (
-      update checkouts
-      set status = 'failed', failure_reason = ${reason}, failure_detail = ${detail},
-          failure_lines = ${lines ? JSON.stringify(lines) : null}::jsonb,
-          updated_at = now(), completed_at = now()
-      where id = ${checkoutId} and status = 'processing'
-      returning id, customer_id, customer_email, cart_id,
-                extract(epoch from completed_at - created_at)::float8 as age_seconds
+      update checkouts c
+      set status = 'failed', failure_reason = f.reason, failure_detail = f.detail,
+          failure_lines = f.lines, updated_at = now(), completed_at = now()
+      from unnest(
+        ${failures.map((f) => f.checkoutId)}::uuid[],
+        ${failures.map((f) => f.reason)}::text[],
+        ${failures.map((f) => f.detail)}::text[],
+        ${failures.map((f) => (f.lines ? JSON.stringify(f.lines) : null))}::jsonb[]
+      ) as f(checkout_id, reason, detail, lines)
+      where c.id = f.checkout_id and c.status = 'processing'
+      returning c.id, c.customer_id, c.customer_email, c.cart_id,
+                extract(epoch from c.completed_at - c.created_at)::float8 as age_seconds
     ), released as (
       delete from cod_active_orders where checkout_id in (select id from failed)
     )
-    select customer_id as "customerId", customer_email as "customerEmail", cart_id as "cartId",
-           age_seconds as "ageSeconds", pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+    select id as "checkoutId", customer_id as "customerId", customer_email as "customerEmail",
+           cart_id as "cartId", age_seconds as "ageSeconds",
+           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
     from failed`;
+}
+
+/** markCheckoutsFailed of one checkout: undefined when it is no longer processing. */
+export async function markCheckoutFailed(tx: TxSql, failure: CheckoutFailure) {
+  const [row] = await markCheckoutsFailed(tx, [failure]);
   return row;
 }
 
