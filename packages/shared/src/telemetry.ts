@@ -1,7 +1,9 @@
 import {
+  type Attributes,
   type Context,
   context,
   propagation,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -72,6 +74,30 @@ export function extractTraceContext(carrier: Record<string, string | undefined>)
     get: (c, key) => c[key],
     keys: (c) => Object.keys(c),
   });
+}
+
+/**
+ * A SERVER span for a request served without Hono (the gateway's proxy), continuing the caller's
+ * `traceparent` and nothing else (no stale context of a pooled socket). `traceHeaders` carry it
+ * to the next hop; `end` records the status sent, or the error when none could be.
+ */
+export function startServerSpan(
+  name: string,
+  requestHeaders: Record<string, string | string[] | undefined>,
+  attributes: Attributes,
+) {
+  const parent = propagation.extract(ROOT_CONTEXT, requestHeaders);
+  const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  return {
+    span,
+    traceHeaders: injectTraceContext(trace.setSpan(parent, span)),
+    end(status: number | undefined, error?: Error) {
+      if (status !== undefined) span.setAttribute("http.response.status_code", status);
+      if (error) span.recordException(error);
+      if (error || (status ?? 0) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    },
+  };
 }
 
 /** Runs `fn` inside a span that records an exception and ends however `fn` finishes. */
