@@ -10,35 +10,27 @@ import { bodyLimit } from "hono/body-limit";
 import type { GatewayConfig } from "./config.ts";
 import { docsRoutes } from "./docs.ts";
 import { createOpenApiAggregator } from "./openapi.ts";
-import { proxyToServices } from "./proxy.ts";
-import { createUpstreamPools, upstreamForPath } from "./routes.ts";
+import type { UpstreamPools } from "./routes.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
 }
 
-/** The gateway's routes: its own health, the merged OpenAPI document and docs, then the proxy. */
-export function createGatewayApp({ config, logger }: GatewayDeps): Hono {
-  const pools = createUpstreamPools({
-    checkout: config.CHECKOUT_URL,
-    inventory: config.INVENTORY_URL,
-    orders: config.ORDERS_URL,
-  });
+/**
+ * What the gateway answers itself: its health, the merged OpenAPI document and docs, and 404
+ * for any path no service owns. Proxied paths never reach it (see server.ts).
+ */
+export function createGatewayApp({
+  config,
+  logger,
+  pools,
+}: GatewayDeps & { pools: UpstreamPools }): Hono {
   const openapi = createOpenApiAggregator({ pools, logger });
   const app = new Hono();
   app.use("*", drainUnreadBody());
 
-  // The gateway's SERVER span continues the storefront's traceparent; the proxy forwards it.
-  app.use(
-    "*",
-    httpTracing("gateway", {
-      spanName: (c) => {
-        const upstream = upstreamForPath(c.req.path);
-        return upstream ? `${c.req.method} proxy ${upstream}` : `${c.req.method} ${c.req.path}`;
-      },
-    }),
-  );
+  app.use("*", httpTracing("gateway", { spanName: (c) => `${c.req.method} ${c.req.path}` }));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   // The gateway holds no connections of its own: it is ready as soon as it listens.
@@ -68,7 +60,9 @@ export function createGatewayApp({ config, logger }: GatewayDeps): Hono {
       },
     }),
   );
-  app.all("*", proxyToServices({ pools, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger }));
+  app.all("*", (c) => {
+    throw new HttpProblem(404, "not-found", "Not Found", `no route for ${c.req.path}`);
+  });
 
   app.onError((error, c) => {
     if (error instanceof HttpProblem) return problemResponse(c, error);

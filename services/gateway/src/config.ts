@@ -17,6 +17,8 @@ const gatewayConfigSchema = z.object({
   ORDERS_URL: upstreamList("http://127.0.0.1:8083"),
   /** Time allowed until the upstream's response headers arrive; a streaming body is not cut. */
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
+  /** Keep-alive connections to each service replica at most; more requests queue for one. */
+  UPSTREAM_MAX_SOCKETS: z.coerce.number().int().min(1).default(512),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

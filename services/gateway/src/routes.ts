@@ -18,6 +18,25 @@ export function upstreamForPath(path: string): UpstreamName | undefined {
   return route?.upstream;
 }
 
+/** A request the proxy forwards: to which service, and the path (with query) it asks for. */
+export interface ProxiedRoute {
+  upstream: UpstreamName;
+  pathname: string;
+  /** Pathname and query as forwarded, dot segments resolved as any URL parser would. */
+  target: string;
+}
+
+/**
+ * The route of a raw request target (`req.url`), or undefined for what the gateway answers
+ * itself (its own routes, 404). Only origin-form targets (`/…`) are proxied.
+ */
+export function routeRequest(requestTarget: string | undefined): ProxiedRoute | undefined {
+  if (!requestTarget?.startsWith("/")) return undefined;
+  const { pathname, search } = new URL(`http://gateway${requestTarget}`);
+  const upstream = upstreamForPath(pathname);
+  return upstream ? { upstream, pathname, target: pathname + search } : undefined;
+}
+
 /** Round-robin over the replicas of one upstream. */
 export class UpstreamPool {
   #next = 0;

@@ -1,7 +1,9 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import { createGatewayApp, type GatewayDeps } from "./app.ts";
+import { createUpstreamProxy } from "./proxy.ts";
+import { createUpstreamPools, routeRequest } from "./routes.ts";
 
 export interface RunningGateway {
   url: string;
@@ -10,21 +12,42 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export function startGateway(deps: GatewayDeps): Promise<RunningGateway> {
-  const { config } = deps;
-  const app = createGatewayApp(deps);
+/**
+ * One node:http server: a path a service owns goes straight to the proxy (no Web Request or
+ * Response on the hot path), everything else to the gateway's Hono app.
+ */
+export function startGateway({ config, logger }: GatewayDeps): Promise<RunningGateway> {
+  const pools = createUpstreamPools({
+    checkout: config.CHECKOUT_URL,
+    inventory: config.INVENTORY_URL,
+    orders: config.ORDERS_URL,
+  });
+  const proxy = createUpstreamProxy({
+    pools,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    maxSocketsPerReplica: config.UPSTREAM_MAX_SOCKETS,
+    logger,
+  });
+  const serveApp = getRequestListener(createGatewayApp({ config, logger, pools }).fetch);
+  const server = createServer((req, res) => {
+    const route = routeRequest(req.url);
+    if (route) proxy.forward(req, res, route);
+    else void serveApp(req, res);
+  });
   return new Promise((resolve, reject) => {
-    const server = serve(
-      { fetch: app.fetch, hostname: config.HOST, port: config.PORT },
-      (info: AddressInfo) => {
-        resolve({
-          url: `http://${config.HOST}:${info.port}`,
-          port: info.port,
-          close: () => closeServer(server as Server, config.SHUTDOWN_GRACE_MS),
-        });
-      },
-    );
     server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://${config.HOST}:${port}`,
+        port,
+        close: async () => {
+          await closeServer(server, config.SHUTDOWN_GRACE_MS);
+          proxy.close();
+        },
+      });
+    });
   });
 }
 
