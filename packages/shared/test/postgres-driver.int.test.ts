@@ -10,7 +10,11 @@ describe("postgres.js as patched", () => {
   it("reserves the connection of a sql.begin whose BEGIN fills the pipeline (porsager/postgres #823, #1189)", async () => {
     // max_pipeline 0: every BEGIN is at the pipeline boundary, which under load happens by chance
     // (seen as a 500 UNSAFE_TRANSACTION from POST /v1/checkouts at 200 checkouts/s)
-    const sql = postgres(TEST_PG_URL, { max: 2, max_pipeline: 0, onnotice: () => {} });
+    // max_pipeline is a real option that postgres.js's types leave out
+    const options = { max: 2, max_pipeline: 0, onnotice: () => {} } as postgres.Options<
+      Record<string, postgres.PostgresType>
+    >;
+    const sql = postgres(TEST_PG_URL, options);
     try {
       const results = await Promise.allSettled(
         Array.from({ length: 4 }, () =>
