@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningGateway } from "../src/server.ts";
@@ -132,7 +134,51 @@ describe("gateway routing", () => {
   });
 });
 
+describe("gateway connections to a service", () => {
+  it("keeps them alive: one connection carries requests one after another", async () => {
+    const connections = new Set<unknown>();
+    const upstream = createServer((req, res) => {
+      connections.add(req.socket);
+      req.resume();
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const gateway = await startTestGateway({
+      ORDERS_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`${gateway.url}/v1/orders`, { method: i % 2 ? "POST" : "GET" });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+      expect(connections.size).toBe(1);
+    } finally {
+      await gateway.close();
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+});
+
 describe("gateway with one replica down", () => {
+  it("sends a POST without a body on to the next replica when one refuses the connection", async () => {
+    const alive = await startServer(echoService("orders-alive"));
+    const gateway = await startTestGateway({
+      ORDERS_URL: `${await unreachableUrl()},${alive.url}`,
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${gateway.url}/v1/orders/o1/cancel`, { method: "POST" });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ service: "orders-alive", method: "POST" });
+      }
+    } finally {
+      await gateway.close();
+      await alive.close();
+    }
+  });
+
   it("tries the next replica for a request without a body", async () => {
     const alive = await startServer(echoService("orders-alive"));
     const gateway = await startTestGateway({
