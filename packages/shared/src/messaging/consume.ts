@@ -171,6 +171,16 @@ export function startConsumer<T extends EventType>(
     },
   });
 
+  /** The OpenTelemetry messaging attributes of a message's `process` span. */
+  const processAttributes = (msg: JsMsg, event: EventOf<T>) => ({
+    "messaging.system": "nats",
+    "messaging.operation.type": "process",
+    "messaging.destination.name": msg.subject,
+    "messaging.consumer.group.name": spec.name,
+    "messaging.message.id": event.id,
+    "messaging.nats.delivery_count": msg.info.deliveryCount,
+  });
+
   /** Runs `fn` as the processing of one message: in its trace, with its correlation id. */
   const processing = <R>({ msg, event }: Decoded<T>, fn: () => Promise<R>): Promise<R> =>
     runWithContext({ correlationId: event.correlationId, causationId: event.id }, () =>
@@ -179,14 +189,7 @@ export function startConsumer<T extends EventType>(
         {
           kind: SpanKind.CONSUMER,
           parent: extractTraceContext(headerRecord(msg)),
-          attributes: {
-            "messaging.system": "nats",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": msg.subject,
-            "messaging.consumer.group.name": spec.name,
-            "messaging.message.id": event.id,
-            "messaging.nats.delivery_count": msg.info.deliveryCount,
-          },
+          attributes: processAttributes(msg, event),
         },
         fn,
       ),
@@ -317,11 +320,7 @@ export function startConsumer<T extends EventType>(
         {
           kind: SpanKind.CONSUMER,
           attributes: {
-            "messaging.system": "nats",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": msg.subject,
-            "messaging.consumer.group.name": spec.name,
-            "messaging.message.id": event.id,
+            ...processAttributes(msg, event),
             "messaging.batch.message_count": items.length,
           },
         },
