@@ -43,12 +43,18 @@ export interface MailerOptions {
 }
 
 /**
- * An SMTP transport from `SMTP_URL` whose every wait ends well within the mailer's 60 s lease
- * (nodemailer's own defaults wait up to 10 minutes on a silent socket).
+ * A pooled SMTP transport from `SMTP_URL` whose every wait ends well within the mailer's 60 s
+ * lease (nodemailer's own defaults wait up to 10 minutes on a silent socket). Pooled: a batch of
+ * emails goes over a few open SMTP sessions instead of one session (connect, greeting, EHLO,
+ * QUIT) per email: at 300 orders/s the bench measured 1.7 → 1.5 ms CPU per order across the
+ * notifier and the SMTP sink. Open sessions end with the process (the service exits on SIGTERM).
  */
 export function createMailTransport(smtpUrl: string): MailTransport {
   return createTransport({
     url: smtpUrl,
+    pool: true,
+    maxConnections: 4,
+    maxMessages: 500,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
