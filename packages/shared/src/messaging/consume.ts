@@ -244,13 +244,14 @@ export function startConsumer<T extends EventType>(
     );
   };
 
+  const acknowledge = (item: Decoded<T>, outcome: Exclude<Outcome, { kind: "error" }>) => {
+    if (outcome.kind === "ok") for (const fn of outcome.afterCommit) fn();
+    item.msg.ack();
+    metrics.consumerResults.inc({ ...labels, result: outcome.kind });
+  };
+
   const settle = async (item: Decoded<T>, outcome: Outcome) => {
-    if (outcome.kind !== "error") {
-      if (outcome.kind === "ok") for (const fn of outcome.afterCommit) fn();
-      item.msg.ack();
-      metrics.consumerResults.inc({ ...labels, result: outcome.kind });
-      return;
-    }
+    if (outcome.kind !== "error") return acknowledge(item, outcome);
     const reason = String((outcome.error as Error)?.message ?? outcome.error);
     const exhausted =
       item.msg.info.deliveryCount >= maxDeliver && !isInfrastructureError(outcome.error);
@@ -297,7 +298,15 @@ export function startConsumer<T extends EventType>(
         })
     ).catch(() => undefined);
     if (!outcomes) return processOneByOne(decoded);
-    for (const [i, item] of decoded.entries()) await settle(item, outcomes[i] as Outcome);
+    // a batch's acks go out in one socket write: nats.js flushes once per microtask turn, so
+    // they are sent without an await between them; failures are settled after, one by one
+    const failures: [Decoded<T>, Outcome][] = [];
+    for (const [i, item] of decoded.entries()) {
+      const outcome = outcomes[i] as Outcome;
+      if (outcome.kind === "error") failures.push([item, outcome]);
+      else acknowledge(item, outcome);
+    }
+    for (const [item, outcome] of failures) await settle(item, outcome);
   };
 
   /**
