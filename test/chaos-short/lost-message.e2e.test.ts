@@ -5,35 +5,24 @@
  *
  * CHAOS_CHECKOUTS (default 30): checkouts in each burst, one customer each.
  */
-import { afterAll, beforeAll, describe, it } from "vitest";
-import { type Chaos, fromEnv, startChaos } from "../chaos/harness.ts";
+import { describe, it } from "vitest";
+import { chaosOnPrivateNats, fromEnv } from "../chaos/harness.ts";
 import { burstThroughFault } from "../chaos/scenarios/burst-under-fault.ts";
 import { deletedReservedMessages } from "../chaos/scenarios/lost-message.ts";
-import { startPrivateNats } from "../support/private-servers.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 30);
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let chaos: Chaos;
-
-beforeAll(async () => {
-  nats = await startPrivateNats();
-  chaos = await startChaos({ natsUrl: nats.url });
-}, 120_000);
-afterAll(async () => {
-  await chaos?.close();
-  await nats?.close();
-});
+const rig = chaosOnPrivateNats();
 
 describe("lost messages", () => {
   it("re-drives checkouts whose inventory.reserved was deleted from the stream", async () => {
-    await deletedReservedMessages(chaos, { checkouts });
+    await deletedReservedMessages(rig.chaos, { checkouts });
   }, 120_000);
 
   it("finishes every checkout when the broker is rebuilt empty mid-burst", async () => {
-    await burstThroughFault(chaos, {
+    await burstThroughFault(rig.chaos, {
       checkouts,
       at: 1 / 3,
-      strike: () => nats.restart({ wipe: true }),
+      strike: () => rig.nats.restart({ wipe: true }),
     });
   }, 120_000);
 });

@@ -8,28 +8,19 @@
  * CHAOS_CHECKOUTS (default 200): checkouts in each burst, one customer each.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPrivateNats, startPrivatePostgres } from "../support/private-servers.ts";
-import { type Chaos, fromEnv, startChaos } from "./harness.ts";
+import { startPrivatePostgres } from "../support/private-servers.ts";
+import { type Chaos, chaosOnPrivateNats, fromEnv, startChaos } from "./harness.ts";
 import { burstThroughFault, expectEveryRequestCommitted } from "./scenarios/burst-under-fault.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 200);
 
 describe("infrastructure restarted mid-burst", () => {
   describe("NATS", () => {
-    let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-    let chaos: Chaos;
-    beforeAll(async () => {
-      nats = await startPrivateNats();
-      chaos = await startChaos({ natsUrl: nats.url });
-    }, 120_000);
-    afterAll(async () => {
-      await chaos?.close();
-      await nats?.close();
-    });
+    const rig = chaosOnPrivateNats();
 
     it(`ends every one of ${checkouts} checkouts exactly once`, async () => {
-      await burstThroughFault(chaos, { checkouts, strike: () => nats.restart() });
-      expect(await expectEveryRequestCommitted(chaos)).toBeGreaterThanOrEqual(checkouts);
+      await burstThroughFault(rig.chaos, { checkouts, strike: () => rig.nats.restart() });
+      expect(await expectEveryRequestCommitted(rig.chaos)).toBeGreaterThanOrEqual(checkouts);
     }, 900_000);
   });
 

@@ -1,9 +1,10 @@
 import { waitFor } from "@codflow/shared/testing";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { type ApiClient, adminToken, apiClient } from "../../scripts/lib/api.ts";
 import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import type { BurstResult, Shopper } from "../support/burst.ts";
 import { checkInvariant } from "../support/invariants.ts";
+import { startPrivateNats } from "../support/private-servers.ts";
 import { burstOutcome, waitForQuiescence } from "../support/quiescence.ts";
 import { type Stack, type StackOptions, startStack } from "../support/stack.ts";
 
@@ -35,6 +36,37 @@ export interface Chaos {
   admin: string;
   mail: MailSink;
   close(): Promise<void>;
+}
+
+/**
+ * The harness on a nats-server of the file's (or describe block's) own, which a test may
+ * restart or wipe: registers its start and its close as beforeAll/afterAll hooks.
+ *
+ * @example const rig = chaosOnPrivateNats(); … strike: () => rig.nats.restart()
+ */
+export function chaosOnPrivateNats() {
+  let nats: Awaited<ReturnType<typeof startPrivateNats>> | undefined;
+  let chaos: Chaos | undefined;
+  beforeAll(async () => {
+    nats = await startPrivateNats();
+    chaos = await startChaos({ natsUrl: nats.url });
+  }, 120_000);
+  afterAll(async () => {
+    await chaos?.close();
+    await nats?.close();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started yet (use it inside a test)`);
+    return value;
+  };
+  return {
+    get chaos() {
+      return started(chaos, "the chaos harness");
+    },
+    get nats() {
+      return started(nats, "the private nats-server");
+    },
+  };
 }
 
 /** The real stack with fast recovery settings, a mail sink of its own and an admin token. */

@@ -7,36 +7,25 @@
  *
  * CHAOS_CHECKOUTS (default 200): checkouts in each burst, one customer each.
  */
-import { afterAll, beforeAll, describe, it } from "vitest";
-import { startPrivateNats } from "../support/private-servers.ts";
-import { type Chaos, fromEnv, startChaos } from "./harness.ts";
+import { describe, it } from "vitest";
+import { chaosOnPrivateNats, fromEnv } from "./harness.ts";
 import { burstThroughFault } from "./scenarios/burst-under-fault.ts";
 import { deletedReservedMessages } from "./scenarios/lost-message.ts";
 
 const checkouts = fromEnv("CHAOS_CHECKOUTS", 200);
 
 describe("lost messages", () => {
-  let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-  let chaos: Chaos;
-
-  beforeAll(async () => {
-    nats = await startPrivateNats();
-    chaos = await startChaos({ natsUrl: nats.url });
-  }, 120_000);
-  afterAll(async () => {
-    await chaos?.close();
-    await nats?.close();
-  });
+  const rig = chaosOnPrivateNats();
 
   it(`re-drives ${checkouts} checkouts whose inventory.reserved was deleted`, async () => {
-    await deletedReservedMessages(chaos, { checkouts });
+    await deletedReservedMessages(rig.chaos, { checkouts });
   }, 900_000);
 
   it(`finishes ${checkouts} checkouts when the broker is rebuilt empty mid-burst`, async () => {
-    await burstThroughFault(chaos, {
+    await burstThroughFault(rig.chaos, {
       checkouts,
       at: 1 / 3,
-      strike: () => nats.restart({ wipe: true }),
+      strike: () => rig.nats.restart({ wipe: true }),
     });
   }, 900_000);
 });
