@@ -34,6 +34,8 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     AUTH_JWKS_URL: z.url().optional(),
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    /** After SIGTERM, /readyz fails while requests are still served this long (a preStop). */
+    SHUTDOWN_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
     /** Deliveries before a failing message is dead-lettered (infrastructure errors never are). */
     CONSUMER_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
     /** How long JetStream waits for an ack before redelivering to another replica. */
@@ -50,6 +52,34 @@ export function baseConfigSchema(service: string, defaultPort: number) {
 
 export type BaseConfig = z.infer<ReturnType<typeof baseConfigSchema>>;
 
+/** The environment as `readEnvConfig` describes it: prefixed keys win, empty values dropped. */
+function serviceEnv(service: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const prefix = `${service.toUpperCase()}_`;
+  const merged: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value) merged[key] = value;
+  for (const [key, value] of Object.entries(merged)) {
+    if (key.startsWith(prefix)) merged[key.slice(prefix.length)] = value;
+  }
+  return merged;
+}
+
+/** Parses the merged environment; throws one ConfigError naming every bad variable. */
+function parseServiceEnv<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  merged: Record<string, string>,
+  otherProblems: string[] = [],
+): z.infer<S> {
+  const parsed = schema.safeParse(merged);
+  if (parsed.success && otherProblems.length === 0) return parsed.data;
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)),
+    ...otherProblems,
+  ];
+  const lines = problems.map((problem) => `  ${problem}`);
+  throw new ConfigError(`invalid configuration for ${service}:\n${lines.join("\n")}`);
+}
+
 /**
  * Reads `<SERVICE>_<KEY>` before `<KEY>` into any zod schema, so one shell can hold the settings
  * of every service (`CHECKOUT_PORT`, `GATEWAY_PORT`); an empty value counts as unset. Throws a
@@ -60,27 +90,84 @@ export function readEnvConfig<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<S> {
-  const prefix = `${service.toUpperCase()}_`;
-  const merged: Record<string, string | undefined> = { ...env };
-  for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith(prefix) && value !== undefined) merged[key.slice(prefix.length)] = value;
-  }
-  for (const [key, value] of Object.entries(merged)) if (value === "") delete merged[key];
-  const parsed = schema.safeParse(merged);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`invalid configuration for ${service}:\n${lines.join("\n")}`);
-  }
-  return parsed.data;
+  return parseServiceEnv(service, schema, serviceEnv(service, env));
 }
 
-/** A service's settings: `readEnvConfig` plus the auth rule (dev secret refused in production). */
+/** A setting production must be given: one variable, or several of which any one will do. */
+export type ProductionSetting = string | readonly [string, ...string[]];
+
+/**
+ * What every service must be given in production: the defaults of these point at a developer's
+ * loopback PostgreSQL and NATS, and the dev-only JWT secret is public.
+ */
+export const BASE_PRODUCTION_SETTINGS: readonly ProductionSetting[] = [
+  "DATABASE_URL",
+  "NATS_URL",
+  ["AUTH_JWT_SECRET", "AUTH_JWKS_URL"],
+];
+
+const productionSettings = z.registry<{ settings: readonly ProductionSetting[] }>();
+
+/**
+ * Declares the settings a schema's service refuses to start without under NODE_ENV=production
+ * (`loadConfig` checks them; the Kubernetes manifests are tested against the same list):
+ *
+ * ```ts
+ * export const configSchema = requiredInProduction(
+ *   baseConfigSchema("notifier", 8084).extend({ SMTP_URL: z.url().optional() }),
+ *   [...BASE_PRODUCTION_SETTINGS, "SMTP_URL"],
+ * );
+ * ```
+ */
+export function requiredInProduction<S extends z.ZodType>(
+  schema: S,
+  settings: readonly ProductionSetting[],
+): S {
+  productionSettings.add(schema, { settings });
+  return schema;
+}
+
+/** The settings declared with `requiredInProduction`; a schema without them needs the base ones. */
+export function productionSettingsOf(schema: z.ZodType): readonly ProductionSetting[] {
+  return productionSettings.get(schema)?.settings ?? BASE_PRODUCTION_SETTINGS;
+}
+
+/** `AUTH_JWT_SECRET or AUTH_JWKS_URL` */
+export const describeSetting = (setting: ProductionSetting) =>
+  typeof setting === "string" ? setting : setting.join(" or ");
+
+/** The production settings that `env` (already merged by `serviceEnv`) does not provide. */
+function missingInProduction(
+  schema: z.ZodType,
+  merged: Record<string, string>,
+): ProductionSetting[] {
+  return productionSettingsOf(schema).filter((setting) =>
+    (typeof setting === "string" ? [setting] : setting).every((key) => !(key in merged)),
+  );
+}
+
+/**
+ * A service's settings: `readEnvConfig`, and under NODE_ENV=production every setting declared
+ * with `requiredInProduction` must be given (their defaults are for development only). Outside
+ * production the dev-only JWT secret fills in for a missing AUTH_JWT_SECRET and AUTH_JWKS_URL;
+ * in production it never does, whatever a schema declares.
+ */
 export function loadConfig<S extends z.ZodType<BaseConfig>>(
   service: string,
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<S> {
-  const config = readEnvConfig(service, schema, env);
+  const merged = serviceEnv(service, env);
+  const missing = merged.NODE_ENV === "production" ? missingInProduction(schema, merged) : [];
+  const config = parseServiceEnv(
+    service,
+    schema,
+    merged,
+    missing.map(
+      (setting) =>
+        `${describeSetting(setting)}: required in production (the default is for development only)`,
+    ),
+  );
   if (!config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL) {
     if (config.NODE_ENV === "production") {
       throw new ConfigError(

@@ -1,4 +1,4 @@
-import { ConfigError, readEnvConfig } from "@codflow/shared";
+import { ConfigError, loadConfig, readEnvConfig } from "@codflow/shared";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "./config.ts";
 
@@ -36,5 +36,18 @@ describe("checkout configuration", () => {
     expect(() => readEnvConfig("checkout", configSchema, env)).toThrow(
       /CHECKOUT_DEADLINE_SECONDS: must be larger than CHECKOUT_REDRIVE_AFTER_SECONDS/,
     );
+  });
+
+  it("refuses to start in production without its database, broker and JWT key", () => {
+    expect(() => loadConfig("checkout", configSchema, { NODE_ENV: "production" })).toThrow(
+      /DATABASE_URL: required in production[\s\S]*NATS_URL: required[\s\S]*AUTH_JWT_SECRET or AUTH_JWKS_URL: required/,
+    );
+    const config = loadConfig("checkout", configSchema, {
+      NODE_ENV: "production",
+      DATABASE_URL: "postgres://codflow_checkout@db.example:5432/codflow_checkout",
+      NATS_URL: "nats://nats.example:4222",
+      AUTH_JWKS_URL: "https://auth.example/.well-known/jwks.json",
+    });
+    expect(config.COD_MAX_ACTIVE_ORDERS).toBe(3);
   });
 });

@@ -1,7 +1,7 @@
-import { baseConfigSchema } from "@codflow/shared";
+import { BASE_PRODUCTION_SETTINGS, baseConfigSchema, requiredInProduction } from "@codflow/shared";
 import { z } from "zod";
 
-export const configSchema = baseConfigSchema("checkout", 8081)
+const checkoutConfigSchema = baseConfigSchema("checkout", 8081)
   .extend({
     /** The largest COD order total, in minor units of the (single) market currency. */
     COD_MAX_ORDER_MINOR: z.coerce.number().int().positive().default(50_000_00),
@@ -39,5 +39,8 @@ export const configSchema = baseConfigSchema("checkout", 8081)
     message:
       "must be larger than CHECKOUT_REDRIVE_AFTER_SECONDS (a checkout is re-driven before it times out)",
   });
+
+/** Production gives the database, the broker and the JWT key; every COD rule has a default. */
+export const configSchema = requiredInProduction(checkoutConfigSchema, BASE_PRODUCTION_SETTINGS);
 
 export type Config = z.infer<typeof configSchema>;

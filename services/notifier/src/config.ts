@@ -1,4 +1,4 @@
-import { baseConfigSchema } from "@codflow/shared";
+import { BASE_PRODUCTION_SETTINGS, baseConfigSchema, requiredInProduction } from "@codflow/shared";
 import { z } from "zod";
 
 /** Dev-only: a local mail catcher (Mailpit, MailHog). Production must set SMTP_URL. */
@@ -9,7 +9,7 @@ export const DEV_SMS_GATEWAY_URL = "http://127.0.0.1:1090/sms";
 
 const ADDRESS = /^(?:[^<>]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/;
 
-export const configSchema = baseConfigSchema("notifier", 8084)
+const notifierConfigSchema = baseConfigSchema("notifier", 8084)
   .extend({
     /** SMTP server, e.g. `smtps://user:pass@smtp.example.com:465`; DEV_SMTP_URL when unset (dev only). */
     SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
@@ -24,24 +24,17 @@ export const configSchema = baseConfigSchema("notifier", 8084)
     /** The first retry waits this long; each next one twice as long. */
     NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
   })
-  .superRefine((config, ctx) => {
-    if (config.NODE_ENV !== "production") return;
-    for (const [key, devDefault] of [
-      ["SMTP_URL", DEV_SMTP_URL],
-      ["SMS_GATEWAY_URL", DEV_SMS_GATEWAY_URL],
-    ] as const) {
-      if (config[key]) continue;
-      ctx.addIssue({
-        code: "custom",
-        path: [key],
-        message: `required in production (the ${devDefault} default is for development only)`,
-      });
-    }
-  })
   .transform((config) => ({
     ...config,
     SMTP_URL: config.SMTP_URL ?? DEV_SMTP_URL,
     SMS_GATEWAY_URL: config.SMS_GATEWAY_URL ?? DEV_SMS_GATEWAY_URL,
   }));
+
+/** Production also gives the real mail server and SMS gateway: the defaults are local sinks. */
+export const configSchema = requiredInProduction(notifierConfigSchema, [
+  ...BASE_PRODUCTION_SETTINGS,
+  "SMTP_URL",
+  "SMS_GATEWAY_URL",
+]);
 
 export type Config = z.infer<typeof configSchema>;

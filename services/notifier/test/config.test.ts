@@ -2,26 +2,35 @@ import { ConfigError, loadConfig } from "@codflow/shared";
 import { describe, expect, it } from "vitest";
 import { configSchema, DEV_SMS_GATEWAY_URL, DEV_SMTP_URL } from "../src/config.ts";
 
-const secret = "a-production-secret-of-32-chars!";
+/** Dev-only test values: what production gives every service besides the notifier's own settings. */
+const production = {
+  NODE_ENV: "production",
+  DATABASE_URL: "postgres://codflow_notifier@db.example:5432/codflow_notifier",
+  NATS_URL: "nats://nats.example:4222",
+  AUTH_JWT_SECRET: "a-production-secret-of-32-chars!",
+};
 
 describe("notifier configuration", () => {
   it("refuses to start in production without SMTP_URL", () => {
-    expect(() =>
-      loadConfig("notifier", configSchema, { NODE_ENV: "production", AUTH_JWT_SECRET: secret }),
-    ).toThrow(ConfigError);
-    expect(() =>
-      loadConfig("notifier", configSchema, { NODE_ENV: "production", AUTH_JWT_SECRET: secret }),
-    ).toThrow(/SMTP_URL: required in production/);
+    expect(() => loadConfig("notifier", configSchema, production)).toThrow(ConfigError);
+    expect(() => loadConfig("notifier", configSchema, production)).toThrow(
+      /SMTP_URL: required in production/,
+    );
   });
 
   it("refuses to start in production without SMS_GATEWAY_URL", () => {
     expect(() =>
       loadConfig("notifier", configSchema, {
-        NODE_ENV: "production",
-        AUTH_JWT_SECRET: secret,
+        ...production,
         SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
       }),
     ).toThrow(/SMS_GATEWAY_URL: required in production/);
+  });
+
+  it("names both the mail server and the SMS gateway when production gives neither", () => {
+    expect(() => loadConfig("notifier", configSchema, production)).toThrow(
+      /SMTP_URL: required in production[^\n]*\n {2}SMS_GATEWAY_URL: required in production/,
+    );
   });
 
   it("uses the dev-only local SMTP server outside production", () => {
@@ -34,8 +43,7 @@ describe("notifier configuration", () => {
 
   it("takes SMTP_URL, MAIL_FROM and SMS_GATEWAY_URL from the environment, prefixed or not", () => {
     const config = loadConfig("notifier", configSchema, {
-      NODE_ENV: "production",
-      AUTH_JWT_SECRET: secret,
+      ...production,
       NOTIFIER_SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
       MAIL_FROM: "Shop <orders@shop.example>",
       SMS_GATEWAY_URL: "https://sms.example.com/v1/messages",
