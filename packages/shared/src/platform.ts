@@ -9,6 +9,7 @@ import { startOutboxRelay } from "./messaging/relay.ts";
 import { startStreamWatch } from "./messaging/stream-watch.ts";
 import type { WorkerLoop } from "./messaging/worker-loop.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { readShippedMigrations, schemaReadiness } from "./schema-readiness.ts";
 import { type Stop, startHttpServer, stopOnSignals } from "./service.ts";
 import { startTelemetry } from "./telemetry.ts";
 
@@ -27,7 +28,16 @@ export interface Platform {
   shutdownTelemetry: Stop;
 }
 
-export async function startPlatform(config: BaseConfig): Promise<Platform> {
+/**
+ * `migrationsFolder` is the service's drizzle-kit folder (`new URL("./db/migrations",
+ * import.meta.url)` from main.ts, in the sources and in the build alike): readiness reports
+ * `schema: "behind: …"` until the database has every migration in it.
+ */
+export async function startPlatform(
+  config: BaseConfig,
+  { migrationsFolder }: { migrationsFolder: string | URL },
+): Promise<Platform> {
+  const shippedMigrations = readShippedMigrations(migrationsFolder);
   const telemetry = startTelemetry({
     service: config.SERVICE_NAME,
     endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -92,6 +102,7 @@ export async function startPlatform(config: BaseConfig): Promise<Platform> {
           await broker.nc.flush();
         },
       },
+      schemaReadiness(database.sql, shippedMigrations),
     ],
     shutdownTelemetry: telemetry.shutdown,
   };

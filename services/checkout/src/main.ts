@@ -23,7 +23,9 @@ import { startStatusWatch } from "./status-watch.ts";
 
 const config = loadConfigOrExit("checkout", configSchema);
 
-const platform = await startPlatform(config);
+const platform = await startPlatform(config, {
+  migrationsFolder: new URL("./db/migrations", import.meta.url),
+});
 const { database, broker, logger, metrics, consumerDeps } = platform;
 const checkoutMetrics = createCheckoutMetrics(metrics);
 const statusWatch = startStatusWatch({ sql: database.sql, logger, metrics });

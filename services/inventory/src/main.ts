@@ -12,7 +12,9 @@ import { createInventoryMetrics } from "./metrics.ts";
 
 const config = loadConfigOrExit("inventory", configSchema);
 
-const platform = await startPlatform(config);
+const platform = await startPlatform(config, {
+  migrationsFolder: new URL("./db/migrations", import.meta.url),
+});
 const { logger } = platform;
 const metrics = createInventoryMetrics(platform.metrics);
 const app = createApp({

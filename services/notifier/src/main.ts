@@ -14,7 +14,9 @@ import { createSmsGateway } from "./sms-gateway.ts";
 
 const config = loadConfigOrExit("notifier", configSchema);
 
-const platform = await startPlatform(config);
+const platform = await startPlatform(config, {
+  migrationsFolder: new URL("./db/migrations", import.meta.url),
+});
 const app = createApp({
   logger: platform.logger,
   metrics: platform.metrics,

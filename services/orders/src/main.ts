@@ -9,7 +9,9 @@ import { createOrdersMetrics } from "./metrics.ts";
 
 const config = loadConfigOrExit("orders", configSchema);
 
-const platform = await startPlatform(config);
+const platform = await startPlatform(config, {
+  migrationsFolder: new URL("./db/migrations", import.meta.url),
+});
 const deps = {
   logger: platform.logger,
   metrics: platform.metrics,
