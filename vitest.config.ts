@@ -8,6 +8,7 @@ export default defineConfig({
       "test/**/*.test.ts",
       "scripts/**/*.test.ts",
       "ops/**/*.test.ts",
+      "k8s/**/*.test.ts",
     ],
     // the long randomised and burst variants run under `pnpm test:chaos`
     exclude: ["**/node_modules/**", "test/chaos/**"],
