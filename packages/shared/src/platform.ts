@@ -109,9 +109,10 @@ export async function startPlatform(
 }
 
 /**
- * Serves the app and wires SIGTERM: end long-lived responses (SSE, waits) so the listener can
- * close, stop taking requests, drain consumers (finish the batch in hand, ack it), stop
- * background workers and the relay, then close NATS and Postgres.
+ * Serves the app and wires SIGTERM: fail readiness and keep serving for the drain delay, end
+ * long-lived responses (SSE, waits) so the listener can close, stop taking requests, drain
+ * consumers (finish the batch in hand, ack it), stop background workers and the relay, then
+ * close NATS and Postgres.
  */
 export async function runService(
   platform: Platform,
@@ -145,7 +146,11 @@ export async function runService(
       platform.database.close,
       platform.shutdownTelemetry,
     ],
-    config.SHUTDOWN_GRACE_MS,
+    {
+      graceMs: config.SHUTDOWN_GRACE_MS,
+      drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS,
+      drain: http.drain,
+    },
   );
   logger.info({ port: http.port }, `${config.SERVICE_NAME} started`);
   return http;
