@@ -35,7 +35,7 @@ describe("k8s/base/monitoring, generated from ops/", () => {
   });
 
   it("carries every alert and recording rule of ops/prometheus/rules as one PrometheusRule", () => {
-    const [rule, ...rest] = committed("prometheus-rule.yaml");
+    const [rule, ...rest] = committed("prometheus-rule.generated.yaml");
     expect(rest).toEqual([]);
     expect(rule?.apiVersion).toBe("monitoring.coreos.com/v1");
     expect(rule?.kind).toBe("PrometheusRule");
@@ -44,7 +44,7 @@ describe("k8s/base/monitoring, generated from ops/", () => {
 
   it("carries each Grafana dashboard unchanged in a ConfigMap the dashboard sidecar picks up", () => {
     const dashboards = readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith(".json"));
-    const configMaps = committed("grafana-dashboards.yaml");
+    const configMaps = committed("grafana-dashboards.generated.yaml");
     expect(configMaps).toHaveLength(dashboards.length);
     for (const file of dashboards) {
       const configMap = configMaps.find((cm) => cm.data?.[file] !== undefined);
@@ -65,7 +65,7 @@ describe("k8s/base/monitoring, generated from ops/", () => {
     const dashboard = JSON.parse(readFileSync(join(dir, first as string), "utf8"));
     writeFileSync(join(dir, first as string), JSON.stringify({ ...dashboard, title: "renamed" }));
     expect(renderDashboardsManifest(dir)).not.toBe(
-      readFileSync(join(MONITORING_DIR, "grafana-dashboards.yaml"), "utf8"),
+      readFileSync(join(MONITORING_DIR, "grafana-dashboards.generated.yaml"), "utf8"),
     );
   });
 

@@ -62,8 +62,11 @@ export function renderDashboardsManifest(dashboardsDir = DASHBOARDS_DIR): string
 /** Every generated file: its path under k8s/base/monitoring and its content. */
 export function monitoringFiles(): Array<{ path: string; content: string }> {
   return [
-    { path: join(MONITORING_DIR, "prometheus-rule.yaml"), content: renderRuleManifest() },
-    { path: join(MONITORING_DIR, "grafana-dashboards.yaml"), content: renderDashboardsManifest() },
+    { path: join(MONITORING_DIR, "prometheus-rule.generated.yaml"), content: renderRuleManifest() },
+    {
+      path: join(MONITORING_DIR, "grafana-dashboards.generated.yaml"),
+      content: renderDashboardsManifest(),
+    },
   ];
 }
 
