@@ -1,3 +1,4 @@
+export * from "./after-commit.ts";
 export * from "./config.ts";
 export * from "./context.ts";
 export * from "./db.ts";

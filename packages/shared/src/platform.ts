@@ -1,3 +1,4 @@
+import { onAfterCommitError } from "./after-commit.ts";
 import type { BaseConfig } from "./config.ts";
 import { createDatabase, type Database } from "./db.ts";
 import type { ReadinessCheck } from "./http/app.ts";
@@ -43,6 +44,9 @@ export async function startPlatform(
     endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
   });
   const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
+  onAfterCommitError((err) =>
+    logger.warn({ err }, "after-commit work failed; the pollers will catch up"),
+  );
   const metrics = createMetrics(config.SERVICE_NAME);
   const database = createDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, logger });
   const broker = await connectBroker({

@@ -3,6 +3,7 @@ import {
   contextStream,
   type Envelope,
   type EventData,
+  onLocalWake,
   type RunningConsumer,
   startConsumer,
 } from "@codflow/shared";
@@ -97,8 +98,9 @@ describe("notifier.checkout-confirmed in set-based batches", () => {
     const cReemitted = makeEnvelope("checkout.confirmed", c.data);
     const events = [leading(), a, noAddress, a, c, cReemitted];
     const wakeUps: string[] = [];
-    const listener = await batched.sql.listen(NOTIFICATIONS_CHANNEL, (payload) => {
-      wakeUps.push(payload);
+    // the consumer runs in this process: its commit wakes this process's mailer (after-commit.ts)
+    const stopListening = onLocalWake(NOTIFICATIONS_CHANNEL, () => {
+      wakeUps.push("woken");
     });
 
     try {
@@ -122,7 +124,7 @@ describe("notifier.checkout-confirmed in set-based batches", () => {
       });
       await waitFor(() => wakeUps.length > 0, { what: "the mailer woken" });
     } finally {
-      await listener.unlisten();
+      stopListening();
     }
   });
 

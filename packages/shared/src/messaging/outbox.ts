@@ -1,11 +1,12 @@
 import { v7 as uuidv7 } from "uuid";
+import { wakeAfterCommit } from "../after-commit.ts";
 import { currentContext } from "../context.ts";
 import type { Sql, TxSql } from "../db.ts";
 import { type EventData, type EventType, eventCatalog } from "../events/index.ts";
 import { injectTraceContext } from "../telemetry.ts";
 import { subjectFor } from "./nats.ts";
 
-/** The channel the relay LISTENs on; every append NOTIFYs it at commit. */
+/** The channel the relay LISTENs on (appends outside this process's transactions NOTIFY it). */
 export const OUTBOX_CHANNEL = "codflow_outbox";
 
 export interface NewEvent<T extends EventType = EventType> {
@@ -22,22 +23,34 @@ export type OutboxEntry = NewEvent & { traceHeaders?: Record<string, string> };
 
 /**
  * Appends events to the outbox inside the caller's transaction: one prepared statement for
- * any number of events, plus the NOTIFY that wakes the relay when the transaction commits.
- * Data is validated against the event's schema here, so a bad event never leaves the service.
+ * any number of events. This process's relay wakes when the transaction commits
+ * (`wakeAfterCommit`; a transaction `inTransaction` did not open, or no transaction, NOTIFYs
+ * instead). Data is validated against the event's schema here, so a bad event never leaves the
+ * service.
  */
 export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
   if (events.length === 0) return [];
-  const { insert, envelopes } = outboxInsert(sql, namespace, events);
-  await sql`with appended as (${insert}) select pg_notify(${OUTBOX_CHANNEL}, '')`;
+  const { insert, envelopes } = buildOutboxInsert(sql, namespace, events);
+  if (wakeAfterCommit(sql, OUTBOX_CHANNEL)) await insert;
+  else await sql`with appended as (${insert}) select pg_notify(${OUTBOX_CHANNEL}, '')`;
   return envelopes;
 }
 
 /**
  * `appendToOutbox` as an INSERT fragment, for a hot path that appends in a CTE of its own
- * statement instead of a round trip of its own; that statement must also
- * `pg_notify(OUTBOX_CHANNEL, '')`. The envelopes are built here either way.
+ * statement instead of a round trip of its own, in a transaction `inTransaction` opened (whose
+ * commit wakes the relay). The envelopes are built here either way.
  */
 export function outboxInsert(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
+  if (!wakeAfterCommit(sql, OUTBOX_CHANNEL)) {
+    throw new Error(
+      "outboxInsert needs a transaction opened by inTransaction (see appendToOutbox)",
+    );
+  }
+  return buildOutboxInsert(sql, namespace, events);
+}
+
+function buildOutboxInsert(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
   const ctx = currentContext();
   const now = new Date().toISOString();
   const rows = events.map((event) => {

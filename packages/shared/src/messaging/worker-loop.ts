@@ -1,3 +1,4 @@
+import { onLocalWake } from "../after-commit.ts";
 import type { Sql } from "../db.ts";
 import type { Logger } from "../log.ts";
 
@@ -7,7 +8,8 @@ export interface WorkerLoop {
 }
 
 /**
- * Runs `runOnce` whenever a NOTIFY arrives on `channel`, every `pollMs` as a fallback, and
+ * Runs `runOnce` whenever a transaction of this process that wrote for `channel` commits
+ * (`wakeAfterCommit`), whenever a NOTIFY arrives on `channel`, every `pollMs` as a fallback, and
  * again at once while it reports more work. Errors back off (up to 5 s) and never end the loop.
  * Example: `startWorkerLoop({ name: "relay", sql, channel: OUTBOX_CHANNEL, runOnce })`.
  */
@@ -34,6 +36,8 @@ export function startWorkerLoop({
     pendingWake = true;
     wakeUp?.();
   };
+  // this process's own commits wake it directly (after-commit.ts); LISTEN hears the others
+  const stopLocalWake = channel ? onLocalWake(channel, wake) : () => {};
   const listening = channel
     ? sql.listen(channel, wake).catch((err) => {
         logger.warn({ err, worker: name }, "LISTEN failed; polling only");
@@ -72,6 +76,7 @@ export function startWorkerLoop({
     wake,
     async stop() {
       stopped = true;
+      stopLocalWake();
       wakeUp?.();
       await done;
       const listener = await listening;

@@ -1,10 +1,4 @@
-import {
-  OUTBOX_CHANNEL,
-  type OutboxEntry,
-  outboxInsert,
-  type ShippingAddress,
-  type TxSql,
-} from "@codflow/shared";
+import { type OutboxEntry, outboxInsert, type ShippingAddress, type TxSql } from "@codflow/shared";
 import type { PricedCartLine } from "../domain/cart.ts";
 import type { CheckoutStatus } from "./schema.ts";
 
@@ -84,7 +78,7 @@ export interface NewCheckout {
 
 /**
  * Inserts the checkout `processing` with its line snapshot, takes its COD active-order slot and
- * appends `requested` to the outbox (waking the relay at commit), in one statement. Returns the
+ * appends `requested` to the outbox (this process's relay wakes at commit), in one statement. Returns the
  * checkout's timestamps, or undefined when this cart already has a checkout processing (the
  * partial unique index said so, and nothing was written); the caller must then end the
  * transaction, which the failed statement has aborted.
@@ -120,8 +114,7 @@ export async function insertAcceptedCheckout(
         select id, customer_id from checkout
         on conflict do nothing
       ), appended as (${appendRequested})
-      select created_at as "createdAt", updated_at as "updatedAt", pg_notify(${OUTBOX_CHANNEL}, '')
-      from checkout`;
+      select created_at as "createdAt", updated_at as "updatedAt" from checkout`;
     if (!row) throw new Error(`checkout ${c.id} was not inserted`);
     return {
       createdAt: new Date(row.createdAt).toISOString(),

@@ -1,13 +1,27 @@
-import type { FailureReason, TxSql } from "@codflow/shared";
+import { afterCommit, type FailureReason, type Sql, type TxSql } from "@codflow/shared";
 import { removeOrderedQuantities } from "../domain/cart-line-removal.ts";
 import type { RejectedLine } from "../domain/failure-summary.ts";
 import type { CheckoutStatus } from "./schema.ts";
 
 /**
- * Every status change NOTIFYs this channel with the checkout id, in its own transaction, so
- * waiters on any replica learn of it when (and only if) it commits.
+ * Every status change NOTIFYs this channel with the checkout id once its transaction has
+ * committed, so waiters on any replica learn of it when (and only if) it commits.
  */
 export const CHECKOUT_STATUS_CHANNEL = "codflow_checkout_status";
+
+/**
+ * NOTIFYs the status channel of `checkoutIds` after `tx` commits: a NOTIFY inside the writing
+ * transaction would serialise its commit with every other notifying commit (after-commit.ts).
+ * In a transaction inTransaction did not open, it NOTIFYs inside it (delivered at commit).
+ * Watchers also re-read every second, so a notification lost with a crash only delays them.
+ */
+async function announceStatusChanges(tx: TxSql, checkoutIds: readonly string[]) {
+  if (checkoutIds.length === 0) return;
+  const notify = (sql: Sql | TxSql) =>
+    sql`select pg_notify(${CHECKOUT_STATUS_CHANNEL}, id)
+        from unnest(${checkoutIds as string[]}::text[]) as id`;
+  if (!afterCommit(tx, async (sql) => void (await notify(sql)))) await notify(tx);
+}
 
 interface Settled {
   customerId: string;
@@ -30,10 +44,10 @@ export interface CheckoutFailure {
  * Fails, in one statement, each of the checkouts that is still processing and frees its COD
  * active-order slot; returns those it failed (the others are already terminal, or unknown): the
  * conditional update decides, so two outcomes can never both apply. One NOTIFY per failed
- * checkout, delivered at commit, wakes its waiters. The checkouts must be distinct.
+ * checkout, after the commit, wakes its waiters. The checkouts must be distinct.
  */
-export function markCheckoutsFailed(tx: TxSql, failures: readonly CheckoutFailure[]) {
-  return tx<(Settled & { checkoutId: string })[]>`
+export async function markCheckoutsFailed(tx: TxSql, failures: readonly CheckoutFailure[]) {
+  const rows = await tx<(Settled & { checkoutId: string })[]>`
     with failed as (
       update checkouts c
       set status = 'failed', failure_reason = f.reason, failure_detail = f.detail,
@@ -51,9 +65,13 @@ export function markCheckoutsFailed(tx: TxSql, failures: readonly CheckoutFailur
       delete from cod_active_orders where checkout_id in (select id from failed)
     )
     select id as "checkoutId", customer_id as "customerId", customer_email as "customerEmail",
-           cart_id as "cartId", age_seconds as "ageSeconds",
-           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+           cart_id as "cartId", age_seconds as "ageSeconds"
     from failed`;
+  await announceStatusChanges(
+    tx,
+    rows.map((row) => row.checkoutId),
+  );
+  return rows;
 }
 
 /** markCheckoutsFailed of one checkout: undefined when it is no longer processing. */
@@ -71,11 +89,10 @@ export interface Confirmation {
 /**
  * Confirms, in one statement, each of the checkouts that is still processing with its order;
  * returns those it confirmed (the others are already terminal, or unknown). One NOTIFY per
- * confirmed checkout, delivered when the transaction commits, wakes its waiters. The checkouts
- * must be distinct.
+ * confirmed checkout, after the commit, wakes its waiters. The checkouts must be distinct.
  */
-export function markCheckoutsConfirmed(tx: TxSql, confirmations: readonly Confirmation[]) {
-  return tx<(Settled & { checkoutId: string })[]>`
+export async function markCheckoutsConfirmed(tx: TxSql, confirmations: readonly Confirmation[]) {
+  const rows = await tx<(Settled & { checkoutId: string })[]>`
     with confirmed as (
       update checkouts c
       set status = 'confirmed', order_id = o.order_id, order_number = o.order_number,
@@ -90,9 +107,13 @@ export function markCheckoutsConfirmed(tx: TxSql, confirmations: readonly Confir
                 extract(epoch from c.completed_at - c.created_at)::float8 as age_seconds
     )
     select id as "checkoutId", customer_id as "customerId", customer_email as "customerEmail",
-           cart_id as "cartId", age_seconds as "ageSeconds",
-           pg_notify(${CHECKOUT_STATUS_CHANNEL}, id::text)
+           cart_id as "cartId", age_seconds as "ageSeconds"
     from confirmed`;
+  await announceStatusChanges(
+    tx,
+    rows.map((row) => row.checkoutId),
+  );
+  return rows;
 }
 
 export async function checkoutStatusOf(tx: TxSql, checkoutId: string) {

@@ -1,8 +1,8 @@
-import type { Sql, TxSql } from "@codflow/shared";
+import { type Sql, type TxSql, wakeAfterCommit } from "@codflow/shared";
 import { v7 as uuidv7 } from "uuid";
 import type { RenderedEmail, TemplateName } from "../domain/templates.ts";
 
-/** The channel the mailer LISTENs on; queuing an email NOTIFYs it when the transaction commits. */
+/** The channel the mailer LISTENs on (queuing outside this process's own transactions NOTIFYs it). */
 export const NOTIFICATIONS_CHANNEL = "codflow_notifications";
 
 export interface NewNotification {
@@ -19,10 +19,12 @@ export interface NewNotification {
  * redelivers, and at most once per (checkout, template) even when an outcome is re-emitted
  * under a new event id: `on conflict do nothing` without a target lets either unique
  * constraint make it a no-op, also against an earlier row of the same call (rows go in in the
- * given order, so the first wins). An email with no address is recorded as `skipped`. One
- * NOTIFY wakes the mailer once the transaction commits, however many were queued.
+ * given order, so the first wins). An email with no address is recorded as `skipped`. This
+ * process's mailer wakes once the transaction commits (a transaction inTransaction did not open
+ * NOTIFYs instead: see after-commit.ts for why not always).
  */
 export async function queueNotifications(tx: TxSql, notifications: readonly NewNotification[]) {
+  const notify = !wakeAfterCommit(tx, NOTIFICATIONS_CHANNEL);
   await tx`
     with queued as (
       insert into notifications (id, event_id, checkout_id, template, recipient, subject,
@@ -44,7 +46,8 @@ export async function queueNotifications(tx: TxSql, notifications: readonly NewN
       on conflict do nothing
       returning 1
     )
-    select pg_notify(${NOTIFICATIONS_CHANNEL}, '') where exists (select 1 from queued)`;
+    select ${notify ? tx`pg_notify(${NOTIFICATIONS_CHANNEL}, '')` : tx`1`}
+    where exists (select 1 from queued)`;
 }
 
 /** Queues one email (see queueNotifications). */
