@@ -41,13 +41,22 @@ export function createTokenVerifier({
           })
       )(createRemoteJWKSet(new URL(jwksUrl)))
     : secret
-      ? (
-          (key) => (token: string) =>
-            jwtVerify(token, key, {
+      ? // imported once: handing jose the raw bytes re-imports the key on every request
+        (
+          (key) => async (token: string) =>
+            jwtVerify(token, await key, {
               algorithms: ["HS256"],
               clockTolerance: CLOCK_TOLERANCE_SECONDS,
             })
-        )(new TextEncoder().encode(secret))
+        )(
+          crypto.subtle.importKey(
+            "raw",
+            new TextEncoder().encode(secret),
+            { name: "HMAC", hash: "SHA-256" },
+            false,
+            ["verify"],
+          ),
+        )
       : undefined;
   if (!verify) throw new Error("createTokenVerifier needs a secret or a JWKS URL");
   return async (token) => toUser((await verify(token)).payload);
