@@ -6,7 +6,12 @@ const upstreamList = (fallback: string) =>
     .string()
     .default(fallback)
     .transform((value) => value.split(",").map((url) => url.trim().replace(/\/+$/, "")))
-    .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1));
+    .pipe(
+      z
+        .array(z.url({ protocol: /^https?$/ }))
+        .min(1)
+        .max(31),
+    );
 
 const gatewayConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -19,6 +24,10 @@ const gatewayConfigSchema = z.object({
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
   /** Keep-alive connections to each service replica at most; more requests queue for one. */
   UPSTREAM_MAX_SOCKETS: z.coerce.number().int().min(1).default(512),
+  /** Each replica's /readyz is asked this often; a replica failing it gets no requests. */
+  UPSTREAM_READINESS_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
+  /** A replica that refused a connection gets no requests this long, or until its probe passes. */
+  UPSTREAM_EJECTION_MS: z.coerce.number().int().min(0).default(5000),
   BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()

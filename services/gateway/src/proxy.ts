@@ -1,13 +1,21 @@
 import {
   type ClientRequest,
   Agent as HttpAgent,
-  request as httpRequest,
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent } from "node:https";
 import { HttpProblem, type Logger, startServerSpan } from "@codflow/shared";
 import { describeError } from "./errors.ts";
+import { startReadinessProbes } from "./readiness-probes.ts";
+import {
+  createReplicaSets,
+  eject,
+  nextReplica,
+  type Replica,
+  type ReplicaTour,
+} from "./replicas.ts";
+import { isConnectionRefused, mayResend } from "./retry.ts";
 import type { ProxiedRoute, UpstreamPools } from "./routes.ts";
 
 export interface UpstreamProxyOptions {
@@ -17,29 +25,35 @@ export interface UpstreamProxyOptions {
   bodyLimitBytes: number;
   /** Connections kept to each replica at most; requests beyond wait for one to come free. */
   maxSocketsPerReplica: number;
+  /** How often each replica's `/readyz` is asked; one that fails it gets no requests. */
+  readinessIntervalMs: number;
+  /** How long a replica that refused a connection gets no requests (a passing probe ends it). */
+  ejectionMs: number;
   logger: Logger;
 }
 
 export interface UpstreamProxy {
   forward(req: IncomingMessage, res: ServerResponse, route: ProxiedRoute): void;
-  /** Closes the pooled upstream connections. */
+  /** Stops the readiness probes and closes the pooled upstream connections. */
   close(): void;
-}
-
-/** One replica's address, parsed once. */
-interface Replica {
-  base: string;
-  host: string;
-  hostname: string;
-  port: number;
-  basePath: string;
-  request: typeof httpRequest;
-  agent: HttpAgent;
 }
 
 class UpstreamTimeout extends Error {
   override name = "UpstreamTimeout";
 }
+
+/**
+ * A request body is kept this far while it streams, until an answer comes, so that it can be
+ * sent again to another replica; a larger one is sent once. API bodies are a few hundred bytes.
+ */
+const REPLAY_LIMIT_BYTES = 64 * 1024;
+/**
+ * An idle pooled connection is closed after this, before the service would close it (Node's
+ * server keep-alive timeout, 5 s) and possibly just as a request goes out on it.
+ */
+const IDLE_CONNECTION_MS = 4_000;
+/** A readiness probe without an answer this long counts as failed (services check theirs in 2 s). */
+const PROBE_TIMEOUT_MS = 3_000;
 
 /**
  * Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the proxy
@@ -71,17 +85,20 @@ const OWN_RESPONSE_HEADERS = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
-/** Methods that may go to the next replica when one fails mid-request. */
-const REPLAYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
  * Forwards a request to a replica of the service that owns its path prefix with node:http, the
  * body streamed both ways as it comes (SSE included), over keep-alive connections pooled per
- * replica. Replicas take turns; a request without a body goes on to the next replica when one
- * cannot be reached (a GET/HEAD/OPTIONS also when one fails before answering), a request with a
- * body is sent once, since its stream cannot be replayed. Answers problem+json itself: 502 when
- * no replica answered, 504 when none sent headers within the timeout, 413 for a body over the
- * limit (declared or counted as it streams) with `Connection: close`.
+ * replica.
+ *
+ * Replicas take turns, skipping those out of rotation: not ready by their `/readyz` (a replica
+ * that is shutting down fails it while it drains) or ejected for a while after refusing a
+ * connection. A request whose attempt fails before any answer goes on to the next replica when
+ * that is safe (see `mayResend`: refused connection, idempotent method or Idempotency-Key), its
+ * body sent again from what was kept of it; when every replica is out of rotation they are all
+ * tried anyway. Answers problem+json itself: 502 when no replica answered, 504 when none sent
+ * headers within the timeout, 413 for a body over the limit (declared or counted as it streams)
+ * with `Connection: close`.
  *
  * This path once went through Hono's fetch-based proxy; at 200 checkouts/s that made the gateway
  * the busiest process (undici, web streams and their GC: several ms of CPU per request).
@@ -93,31 +110,25 @@ export function createUpstreamProxy({
   timeoutMs,
   bodyLimitBytes,
   maxSocketsPerReplica,
+  readinessIntervalMs,
+  ejectionMs,
   logger,
 }: UpstreamProxyOptions): UpstreamProxy {
   const agentOptions = {
     keepAlive: true,
     maxSockets: maxSocketsPerReplica,
     maxFreeSockets: maxSocketsPerReplica,
+    timeout: IDLE_CONNECTION_MS,
   };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
-  const replicas = new Map<string, Replica>();
-  for (const pool of Object.values(pools)) {
-    for (const base of pool.urls) {
-      const url = new URL(base);
-      const secure = url.protocol === "https:";
-      replicas.set(base, {
-        base,
-        host: url.host,
-        hostname: url.hostname.replace(/^\[|\]$/g, ""),
-        port: Number(url.port) || (secure ? 443 : 80),
-        basePath: url.pathname.replace(/\/$/, ""),
-        request: secure ? httpsRequest : httpRequest,
-        agent: secure ? httpsAgent : httpAgent,
-      });
-    }
-  }
+  const sets = createReplicaSets(pools, { http: httpAgent, https: httpsAgent });
+  const probes = startReadinessProbes({
+    replicas: Object.values(sets).flatMap((set) => set.replicas),
+    intervalMs: readinessIntervalMs,
+    timeoutMs: PROBE_TIMEOUT_MS,
+    logger,
+  });
 
   function forward(req: IncomingMessage, res: ServerResponse, route: ProxiedRoute) {
     const { upstream, pathname } = route;
@@ -148,12 +159,17 @@ export function createUpstreamProxy({
       return answer(payloadTooLarge(bodyLimitBytes));
     }
 
-    const attempts = pools[upstream].rotation().map((base) => replicas.get(base) as Replica);
+    const set = sets[upstream];
+    const tour: ReplicaTour = { start: set.nextStart(), step: 0, tried: 0 };
+    const hasIdempotencyKey = req.headers["idempotency-key"] !== undefined;
     const headers = forwardedHeaders(req, span.traceHeaders);
     let current: ClientRequest | undefined;
     let settled = false;
     let timedOut = false;
     let clientGone = false;
+    // the body read so far, until an answer comes (undefined: none, or too large to keep)
+    let kept: Buffer[] | undefined = hasBody ? [] : undefined;
+    let bodyEnded = !hasBody;
     const timer = setTimeout(() => {
       timedOut = true;
       current?.destroy(new UpstreamTimeout(`no response headers within ${timeoutMs} ms`));
@@ -165,9 +181,13 @@ export function createUpstreamProxy({
       clientGone = true;
       current?.destroy();
     });
+    const fail = (problem: HttpProblem) => {
+      settled = true;
+      clearTimeout(timer);
+      answer(problem);
+    };
 
-    const tryReplica = (index: number) => {
-      const replica = attempts[index] as Replica;
+    const send = (replica: Replica) => {
       const target = replica.base + pathname;
       const upstreamReq = replica.request({
         hostname: replica.hostname,
@@ -181,6 +201,7 @@ export function createUpstreamProxy({
 
       upstreamReq.once("response", (upstreamRes) => {
         settled = true;
+        kept = undefined;
         clearTimeout(timer);
         if (clientGone) return upstreamRes.destroy();
         sentStatus = upstreamRes.statusCode ?? 502;
@@ -194,22 +215,25 @@ export function createUpstreamProxy({
       });
 
       upstreamReq.on("error", (error) => {
-        if (settled || clientGone) return;
+        if (settled || clientGone || upstreamReq !== current) return;
+        const now = performance.now();
+        if (isConnectionRefused(error) && eject(replica, now, ejectionMs)) {
+          logger.warn(
+            { upstream, replica: replica.base, ejectionMs },
+            "replica refused a connection: out of rotation",
+          );
+        }
         logger.warn(
           { ...logFields, target, err: describeError(error), ms: elapsed(started) },
           "upstream failed",
         );
-        const next = index + 1;
-        const mayRetry =
+        const resendable =
           !timedOut &&
-          !hasBody &&
-          next < attempts.length &&
-          (REPLAYABLE_METHODS.has(method) ||
-            (error as NodeJS.ErrnoException).code === "ECONNREFUSED");
-        if (mayRetry) return tryReplica(next);
-        settled = true;
-        clearTimeout(timer);
-        answer(
+          (!hasBody || kept !== undefined) &&
+          mayResend(method, hasIdempotencyKey, error);
+        const next = resendable ? nextReplica(set, tour, now) : undefined;
+        if (next) return send(next);
+        fail(
           timedOut
             ? new HttpProblem(
                 504,
@@ -230,54 +254,56 @@ export function createUpstreamProxy({
         upstreamReq.end();
         return;
       }
-      streamBody(req, upstreamReq, bodyLimitBytes, () => {
-        if (res.headersSent) return res.destroy();
-        settled = true;
-        clearTimeout(timer);
-        answer(payloadTooLarge(bodyLimitBytes));
-      });
+      upstreamReq.on("drain", resumeBody);
+      upstreamReq.once("close", resumeBody);
+      if (kept) for (const chunk of kept) upstreamReq.write(chunk);
+      if (bodyEnded) upstreamReq.end();
     };
-    tryReplica(0);
+
+    // The body is read once, for every attempt: each chunk goes to the attempt under way and,
+    // while it fits, is kept for the next one. Whatever no attempt takes (it failed, or the body
+    // is too large) is read and discarded, so the client's connection stays usable for the answer
+    // and, unless closed, the next request.
+    const resumeBody = () => req.resume();
+    if (hasBody) {
+      let received = 0;
+      let tooLarge = false;
+      req.on("data", (chunk: Buffer) => {
+        if (tooLarge) return;
+        received += chunk.length;
+        if (received > bodyLimitBytes) {
+          tooLarge = true;
+          kept = undefined;
+          current?.destroy();
+          req.resume();
+          if (res.headersSent) return res.destroy();
+          return fail(payloadTooLarge(bodyLimitBytes));
+        }
+        if (kept) {
+          if (received <= REPLAY_LIMIT_BYTES) kept.push(chunk);
+          else kept = undefined;
+        }
+        if (current && !current.destroyed && !current.write(chunk)) req.pause();
+      });
+      req.once("end", () => {
+        bodyEnded = true;
+        if (current && !current.destroyed) current.end();
+      });
+      req.on("error", () => current?.destroy());
+    }
+
+    const first = nextReplica(set, tour, performance.now()) as Replica;
+    send(first);
   }
 
   return {
     forward,
     close() {
+      probes.stop();
       httpAgent.destroy();
       httpsAgent.destroy();
     },
   };
-}
-
-/**
- * Copies the client's body to the upstream with backpressure, counting it: past `limitBytes`
- * the upstream request is dropped and `onTooLarge` runs. Whatever the upstream will not take
- * (it failed, or the body was too large) is read and discarded, so the client's connection
- * stays usable for the answer and, unless closed, the next request.
- */
-function streamBody(
-  req: IncomingMessage,
-  upstreamReq: ClientRequest,
-  limitBytes: number,
-  onTooLarge: () => void,
-) {
-  let received = 0;
-  req.on("data", (chunk: Buffer) => {
-    if (upstreamReq.destroyed) return;
-    received += chunk.length;
-    if (received > limitBytes) {
-      upstreamReq.destroy();
-      onTooLarge();
-      return;
-    }
-    if (!upstreamReq.write(chunk)) req.pause();
-  });
-  upstreamReq.on("drain", () => req.resume());
-  upstreamReq.once("close", () => req.resume());
-  req.once("end", () => {
-    if (!upstreamReq.destroyed) upstreamReq.end();
-  });
-  req.on("error", () => upstreamReq.destroy());
 }
 
 /**

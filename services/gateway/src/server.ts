@@ -27,6 +27,8 @@ export function startGateway({ config, logger }: GatewayDeps): Promise<RunningGa
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     maxSocketsPerReplica: config.UPSTREAM_MAX_SOCKETS,
+    readinessIntervalMs: config.UPSTREAM_READINESS_INTERVAL_MS,
+    ejectionMs: config.UPSTREAM_EJECTION_MS,
     logger,
   });
   const serveApp = getRequestListener(createGatewayApp({ config, logger, pools }).fetch);
@@ -36,7 +38,10 @@ export function startGateway({ config, logger }: GatewayDeps): Promise<RunningGa
     else void serveApp(req, res);
   });
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error) => {
+      proxy.close();
+      reject(error);
+    });
     server.listen(config.PORT, config.HOST, () => {
       const { port } = server.address() as AddressInfo;
       resolve({

@@ -35,9 +35,18 @@ function closeNow(server: Server): Promise<void> {
 /** A URL nothing listens on: a port that was free a moment ago and has been closed again. */
 export const unreachableUrl = async () => `http://127.0.0.1:${await freePort()}`;
 
-/** The gateway in this process on a free port, configured like main.ts does from the env. */
+/**
+ * The gateway in this process on a free port, configured like main.ts does from the env. Its
+ * readiness probes wait a minute unless `env` says otherwise, so a test counting the requests or
+ * connections its upstream sees counts only its own.
+ */
 export function startTestGateway(env: Record<string, string>): Promise<RunningGateway> {
-  const config = loadGatewayConfig({ ...env, PORT: "0", SHUTDOWN_GRACE_MS: "0" });
+  const config = loadGatewayConfig({
+    UPSTREAM_READINESS_INTERVAL_MS: "60000",
+    ...env,
+    PORT: "0",
+    SHUTDOWN_GRACE_MS: "0",
+  });
   return startGateway({
     config,
     logger: createLogger({ service: "gateway-test", level: "silent" }),
