@@ -10,8 +10,9 @@ export default defineConfig({
       "ops/**/*.test.ts",
       "k8s/**/*.test.ts",
     ],
-    // the long randomised and burst variants run under `pnpm test:chaos`
-    exclude: ["**/node_modules/**", "test/chaos/**"],
+    // the long randomised and burst variants run under `pnpm test:chaos`, the manifests under
+    // `pnpm test:k8s`
+    exclude: ["**/node_modules/**", "test/chaos/**", "test/k8s/**"],
     globalSetup: ["./test/global-setup.ts"],
     pool: "forks",
     testTimeout: 60_000,
