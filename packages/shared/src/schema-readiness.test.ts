@@ -15,16 +15,18 @@ import { MIGRATION_FOLDERS, TEST_PG_URL } from "./testing/database.ts";
 const shippedFolder = MIGRATION_FOLDERS.shared as string;
 const scratch = mkdtempSync(join(tmpdir(), "codflow-schema-readiness-"));
 
-/** A copy of `shippedFolder` whose journal stops before its last migration: an older build. */
-function olderBuildFolder() {
-  const folder = join(scratch, "older");
+/** A copy of `shippedFolder` named `name`, its journal's entries changed by `edit`. */
+function copyWithJournal(name: string, edit: (entries: unknown[]) => unknown[]) {
+  const folder = join(scratch, name);
   cpSync(shippedFolder, folder, { recursive: true });
   const journalPath = join(folder, "meta", "_journal.json");
   const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: unknown[] };
-  journal.entries.pop();
-  writeFileSync(journalPath, JSON.stringify(journal));
+  writeFileSync(journalPath, JSON.stringify({ ...journal, entries: edit(journal.entries) }));
   return folder;
 }
+
+/** The migrations of an older build: the journal stops before its last migration. */
+const olderBuildFolder = () => copyWithJournal("older", (entries) => entries.slice(0, -1));
 
 /** An empty database of this test's own; `drop()` removes it. */
 function scratchDatabase() {
@@ -137,21 +139,14 @@ describe("readShippedMigrations", () => {
   });
 
   it("refuses a journal without migrations", () => {
-    const folder = join(scratch, "empty-journal");
-    cpSync(shippedFolder, folder, { recursive: true });
-    writeFileSync(join(folder, "meta", "_journal.json"), JSON.stringify({ entries: [] }));
+    const folder = copyWithJournal("empty-journal", () => []);
     expect(() => readShippedMigrations(folder)).toThrow(
       /is not a drizzle-kit journal with at least one migration/,
     );
   });
 
   it("takes the newest migration by its time, whatever the journal's order", () => {
-    const folder = join(scratch, "unordered");
-    cpSync(shippedFolder, folder, { recursive: true });
-    const journalPath = join(folder, "meta", "_journal.json");
-    const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: unknown[] };
-    journal.entries.reverse();
-    writeFileSync(journalPath, JSON.stringify(journal));
+    const folder = copyWithJournal("unordered", (entries) => [...entries].reverse());
     expect(readShippedMigrations(new URL(`file://${folder}`)).latest.tag).toBe(
       "0001_outbox_resends",
     );
