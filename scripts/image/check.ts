@@ -113,16 +113,10 @@ function checkToolVersions(recipe: ImageRecipe) {
 }
 
 /**
- * Builds every service's runtime folder as the Dockerfile does, in a fresh temporary folder.
- * `log` hears each step as it starts.
+ * Builds every service's runtime folder as the Dockerfile does, in a fresh temporary folder;
+ * each step's output goes to `logDir`, and its last lines into the error when it fails.
  */
-export async function buildImages({
-  services = BUILT_SERVICES,
-  log = () => {},
-}: {
-  services?: readonly BuiltService[];
-  log?: (line: string) => void;
-} = {}): Promise<BuiltImages> {
+export async function buildImages(): Promise<BuiltImages> {
   const recipe = readImageRecipe();
   checkToolVersions(recipe);
   const root = realpathSync(mkdtempSync(join(tmpdir(), "codflow-image-")));
@@ -144,8 +138,7 @@ export async function buildImages({
   };
   try {
     const workspace = inStage(recipe.buildWorkdir);
-    const files = copyBuildContext(REPO_ROOT, workspace);
-    log(`build context: ${files} files → ${workspace}`);
+    copyBuildContext(REPO_ROOT, workspace);
     const firstPerService = recipe.buildSteps.findIndex((step) => step.args.includes("SERVICE"));
     const shared =
       firstPerService < 0 ? recipe.buildSteps : recipe.buildSteps.slice(0, firstPerService);
@@ -154,13 +147,11 @@ export async function buildImages({
     if (unknownArgs.length > 0)
       throw new Error(`build args the check cannot set: ${unknownArgs.join(", ")}`);
     for (const step of shared) {
-      log(`RUN ${step.command}`);
       await runStep(step.command, workspace, buildEnv({}), join(logDir, "build.log"));
     }
     const runtimeFolder = inStage(recipe.runtimeSource);
-    for (const service of services) {
+    for (const service of BUILT_SERVICES) {
       for (const step of perService) {
-        log(`RUN ${step.command}  (SERVICE=${service})`);
         await runStep(
           step.command,
           workspace,
