@@ -11,8 +11,8 @@ export default defineConfig({
       "k8s/**/*.test.ts",
     ],
     // the long randomised and burst variants run under `pnpm test:chaos`, the manifests under
-    // `pnpm test:k8s`
-    exclude: ["**/node_modules/**", "test/chaos/**", "test/k8s/**"],
+    // `pnpm test:k8s`, the rolling restart under load under `pnpm test:rollout`
+    exclude: ["**/node_modules/**", "test/chaos/**", "test/k8s/**", "test/rollout/**"],
     globalSetup: ["./test/global-setup.ts"],
     pool: "forks",
     testTimeout: 60_000,
