@@ -194,7 +194,8 @@ export function createUpstreamProxy({
         port: replica.port,
         method,
         path: replica.basePath + route.target,
-        headers: ["host", replica.host, ...headers],
+        // node:http serialises an array of headers here and now, so the slot can be reused
+        headers: withHost(headers, replica.host),
         agent: replica.agent,
       });
       current = upstreamReq;
@@ -308,13 +309,13 @@ export function createUpstreamProxy({
 
 /**
  * The client's headers as the upstream gets them (a flat name/value list, repeats kept), with
- * X-Forwarded-* and the gateway's trace context. Services rate-limit per client IP by the LAST
- * X-Forwarded-For entry: the address this gateway saw on its socket (earlier entries are
- * whatever the client claimed).
+ * X-Forwarded-* and the gateway's trace context, and a Host slot first that `withHost` fills for
+ * each attempt. Services rate-limit per client IP by the LAST X-Forwarded-For entry: the address
+ * this gateway saw on its socket (earlier entries are whatever the client claimed).
  */
 function forwardedHeaders(req: IncomingMessage, traceHeaders: Record<string, string>): string[] {
   const dropped = connectionTokens(req.headers.connection);
-  const headers: string[] = [];
+  const headers: string[] = ["host", ""];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
@@ -329,6 +330,11 @@ function forwardedHeaders(req: IncomingMessage, traceHeaders: Record<string, str
   if (req.headers.host) headers.push("x-forwarded-host", req.headers.host);
   headers.push("x-forwarded-proto", "http");
   for (const [name, value] of Object.entries(traceHeaders)) headers.push(name, value);
+  return headers;
+}
+
+function withHost(headers: string[], host: string): string[] {
+  headers[1] = host;
   return headers;
 }
 
