@@ -12,10 +12,8 @@ import {
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
-  AlwaysOffSampler,
   BatchSpanProcessor,
   NodeTracerProvider,
-  ParentBasedSampler,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
 import { forgetTransaction, runAfterCommit, trackTransaction } from "./after-commit.ts";
@@ -28,13 +26,6 @@ export { SpanKind };
  * `traceparent` crosses every hop; spans leave the process only when an OTLP endpoint is set
  * (OTLP/HTTP JSON to `${endpoint}/v1/traces`). Tests pass `spanProcessors` (e.g. a
  * SimpleSpanProcessor over an InMemorySpanExporter) to see the spans in-process.
- *
- * With nowhere to send spans, a trace this process starts is not recorded: its spans are
- * non-recording ones that still carry a trace id (logs and `traceparent` keep it) but cost no
- * attributes, events or end processing — a recorded span nobody exports was ~5 % of checkout's
- * CPU per request. A trace a caller sampled stays sampled through this process. With an
- * endpoint, OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG choose the sampler (default: parent-based,
- * always on; e.g. `parentbased_traceidratio` + `0.05` at high volume).
  */
 export function startTelemetry({
   service,
@@ -45,9 +36,7 @@ export function startTelemetry({
   endpoint?: string;
   spanProcessors?: SpanProcessor[];
 }) {
-  const exported = endpoint !== undefined || spanProcessors.length > 0;
   const provider = new NodeTracerProvider({
-    ...(exported ? {} : { sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }) }),
     resource: resourceFromAttributes({ "service.name": service }),
     spanProcessors: [
       ...(endpoint
@@ -100,12 +89,9 @@ export function startServerSpan(
 ) {
   const parent = propagation.extract(ROOT_CONTEXT, requestHeaders);
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
-  // A proxy that records nothing and was handed no trace leaves the decision to the next hop
-  // (its `-00` would make a service with an exporter drop the whole trace).
-  const decided = span.isRecording() || trace.getSpanContext(parent) !== undefined;
   return {
     span,
-    traceHeaders: decided ? injectTraceContext(trace.setSpan(parent, span)) : {},
+    traceHeaders: injectTraceContext(trace.setSpan(parent, span)),
     end(status: number | undefined, error?: Error) {
       if (status !== undefined) span.setAttribute("http.response.status_code", status);
       if (error) span.recordException(error);
