@@ -128,6 +128,15 @@ describe("idempotent consumer", () => {
       const e = envelope();
       await publish(e);
       await waitFor(async () => (await outputs()) === before + 1, { what: "output published" });
+      // the relay marks the row published just after the broker took it: a duplicate inside that
+      // moment finds the output still on its way (nothing to re-send), so wait for the mark
+      await waitFor(
+        async () =>
+          (
+            await fx.sql`select 1 from outbox where causation_id = ${e.id} and published_at is not null`
+          ).length === 1,
+        { what: "output marked published" },
+      );
       await publish(e);
       await waitFor(async () => (await outputs()) === before + 2, {
         what: "output re-sent within the de-dup window",
