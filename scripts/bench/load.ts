@@ -28,15 +28,34 @@ interface Answer {
   body: any;
 }
 
-/** A keep-alive HTTP client over a pool of `connections` sockets. */
+/**
+ * An idle pooled socket is dropped after this, before the server would close it (Node's server
+ * keep-alive timeout, 5 s) and possibly just as a request goes out on it.
+ */
+const IDLE_SOCKET_MS = 4_000;
+
+/**
+ * A keep-alive HTTP client over a pool of `connections` sockets. A request that fails on a
+ * pooled socket the server closed as it went out (Node's documented keep-alive race:
+ * `req.reusedSocket` and ECONNRESET, "socket hang up") is sent again: the server never read it,
+ * and every checkout carries an Idempotency-Key anyway. Each such failure takes its dead socket
+ * out of the pool, so this ends, at the latest on a new socket; any other failure, and any
+ * failure on a new socket, is the caller's.
+ */
 export function httpClient(baseUrl: string, connections: number) {
   const agent = new Agent({
     keepAlive: true,
     maxSockets: connections,
     maxFreeSockets: connections,
+    timeout: IDLE_SOCKET_MS,
   });
   const { hostname, port } = new URL(baseUrl);
-  const call = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+  const attempt = (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Answer> =>
     new Promise<Answer>((resolve, reject) => {
       const req = request(
         {
@@ -65,9 +84,15 @@ export function httpClient(baseUrl: string, connections: number) {
           res.on("error", reject);
         },
       );
-      req.on("error", reject);
+      req.on("error", (error: NodeJS.ErrnoException) => {
+        if (req.reusedSocket && error.code === "ECONNRESET") {
+          resolve(attempt(method, path, headers, body));
+        } else reject(error);
+      });
       req.end(body);
     });
+  const call = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    attempt(method, path, headers, body);
   return { call, close: () => agent.destroy() };
 }
 
