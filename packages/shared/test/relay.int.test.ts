@@ -1,5 +1,6 @@
+import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendToOutbox, startOutboxRelay, streamName } from "../src/index.ts";
+import { appendToOutbox, startOutboxRelay, streamName, uuidv7Floor } from "../src/index.ts";
 import { startTestPlatform, type TestPlatform, waitFor } from "../src/testing/index.ts";
 import { requestedData } from "./helpers.ts";
 
@@ -105,5 +106,49 @@ describe("outbox relay", () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  it("publishes the rows a relay held when it died, once its connection is gone", async () => {
+    const [held] = await fx.sql.begin((tx) =>
+      appendToOutbox(tx, fx.namespace, [
+        { type: "checkout.requested", data: requestedData(), correlationId: "held" },
+      ]),
+    );
+    // a relay mid-batch: its transaction holds the row lock that is its claim
+    const dying = await fx.sql.reserve();
+    await dying`begin`;
+    await dying`select id from outbox where id = ${held?.id ?? ""} for update`;
+    const [holder] = await dying<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const relay = startOutboxRelay({ ...fx.consumerDeps });
+    try {
+      const [later] = await fx.sql.begin((tx) =>
+        appendToOutbox(tx, fx.namespace, [
+          { type: "checkout.requested", data: requestedData(), correlationId: "after-held" },
+        ]),
+      );
+      const published = async (id: string | undefined) =>
+        (await fx.sql`select published_at from outbox where id = ${id ?? ""}`)[0]?.published_at;
+      await waitFor(async () => (await published(later?.id)) !== null, {
+        what: "the relay publishing around the held row",
+      });
+      expect(await published(held?.id)).toBeNull();
+      await fx.sql`select pg_terminate_backend(${holder?.pid ?? 0})`;
+      await waitFor(async () => (await published(held?.id)) !== null, {
+        what: "the held row published after its holder died",
+      });
+      const [row] = await fx.sql`select attempts from outbox where id = ${held?.id ?? ""}`;
+      expect(row?.attempts).toBe(1);
+    } finally {
+      dying.release();
+      await relay.stop();
+    }
+  });
+
+  it("orders UUIDv7 ids by creation time, which retention and replay rely on", () => {
+    const now = Date.now();
+    const id = uuidv7({ msecs: now });
+    expect(uuidv7Floor(now) <= id).toBe(true);
+    expect(id < uuidv7Floor(now + 1)).toBe(true);
+    expect(uuidv7Floor(now - 1) < uuidv7Floor(now)).toBe(true);
   });
 });

@@ -101,3 +101,9 @@ export async function resendOutputsOf(sql: TxSql | Sql, causationIds: string[]) 
     select count(*)::int as n, pg_notify(${OUTBOX_CHANNEL}, '') from resent`;
   return (rows[0]?.n as number) ?? 0;
 }
+
+/** The smallest UUIDv7 of millisecond `ms`: every id created at `ms` or later sorts after it. */
+export function uuidv7Floor(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}

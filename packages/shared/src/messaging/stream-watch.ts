@@ -2,13 +2,14 @@ import type { Sql } from "../db.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Broker, ensureStreams, isNotFound, STREAM_CONTEXTS, streamName } from "./nats.ts";
-import { OUTBOX_CHANNEL } from "./outbox.ts";
+import { OUTBOX_CHANNEL, uuidv7Floor } from "./outbox.ts";
 import { startWorkerLoop } from "./worker-loop.ts";
 
 /**
  * Notices a broker rebuilt empty (DESIGN.md: survivable): a stream that vanished is re-created,
  * and when a stream's creation time changes — whoever re-created it — this service re-sends
- * every event it published into that stream within `replayWindowSeconds`. Consumers' inboxes
+ * every event it published into that stream among those created within `replayWindowSeconds`
+ * (outbox ids are UUIDv7: the primary key finds them). Consumers' inboxes
  * make the re-sent events harmless where they had arrived; where the broker lost them, they heal
  * the hop, including the outputs of checkouts already terminal (their emails).
  */
@@ -38,7 +39,8 @@ export function startStreamWatch({
     const rows = await sql`
       with resent as (
         update outbox set published_at = null, locked_until = null, resends = resends + 1
-        where published_at > now() - make_interval(secs => ${replayWindowSeconds})
+        where id > ${uuidv7Floor(Date.now() - replayWindowSeconds * 1000)}::uuid
+          and published_at is not null
           and subject like ${`${broker.namespace}.${context}.%`}
         returning 1
       )

@@ -13,7 +13,10 @@ import {
 /**
  * Events written in the same transaction as the state change that caused them; the relay
  * publishes unpublished rows and keeps published ones for OUTBOX_RETENTION so a duplicate
- * input can re-send them (DESIGN.md: the broker is not the source of truth).
+ * input can re-send them (DESIGN.md: the broker is not the source of truth). Ids are UUIDv7, so
+ * the primary key orders rows by creation: retention and the stream watch's replay find old and
+ * recent rows by id, and publishing maintains no index of its own (each one costs every row
+ * an entry on insert and on every update).
  */
 export const outbox = pgTable(
   "outbox",
@@ -37,7 +40,6 @@ export const outbox = pgTable(
     index("outbox_unpublished_idx").on(t.createdAt).where(sql`${t.publishedAt} is null`),
     index("outbox_causation_idx").on(t.causationId),
     index("outbox_correlation_idx").on(t.correlationId),
-    index("outbox_published_at_idx").on(t.publishedAt),
   ],
 );
 
