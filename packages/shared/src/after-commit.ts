@@ -17,12 +17,18 @@ import type { Sql, TxSql } from "./db.ts";
 
 type AfterCommit = (sql: Sql) => void | Promise<void>;
 
-const pending = new WeakMap<TxSql, AfterCommit[]>();
+/** What a transaction collected: work to run, and channels whose local workers to wake (once each). */
+interface Collected {
+  work: AfterCommit[];
+  wake: Set<string>;
+}
+
+const pending = new WeakMap<TxSql, Collected>();
 const localWakers = new Map<string, Set<() => void>>();
 
 /** For `inTransaction`: `tx` may now collect after-commit work. */
 export function trackTransaction(tx: TxSql): void {
-  pending.set(tx, []);
+  pending.set(tx, { work: [], wake: new Set() });
 }
 
 let reportError: (err: unknown) => void = (err) =>
@@ -39,9 +45,11 @@ export function onAfterCommitError(report: (err: unknown) => void): void {
  */
 export function runAfterCommit(tx: TxSql, sql: Sql): void {
   const onError = reportError;
-  const work = pending.get(tx);
+  const collected = pending.get(tx);
   pending.delete(tx);
-  for (const fn of work ?? []) {
+  if (!collected) return;
+  for (const channel of collected.wake) wakeLocally(channel);
+  for (const fn of collected.work) {
     try {
       void Promise.resolve(fn(sql)).catch(onError);
     } catch (err) {
@@ -60,10 +68,9 @@ export function forgetTransaction(tx: TxSql): void {
  * returns false otherwise (the caller must then do without, e.g. NOTIFY in its statement).
  */
 export function afterCommit(sql: TxSql | Sql, fn: AfterCommit): boolean {
-  const work = pending.get(sql as TxSql);
-  if (!work) return false;
-  work.push(fn);
-  return true;
+  const collected = pending.get(sql as TxSql);
+  collected?.work.push(fn);
+  return collected !== undefined;
 }
 
 /**
@@ -71,12 +78,9 @@ export function afterCommit(sql: TxSql | Sql, fn: AfterCommit): boolean {
  * false when `sql` is not a transaction `inTransaction` opened.
  */
 export function wakeAfterCommit(sql: TxSql | Sql, channel: string): boolean {
-  const work = pending.get(sql as TxSql);
-  if (!work) return false;
-  if (!work.some((fn) => (fn as { channel?: string }).channel === channel)) {
-    work.push(Object.assign(() => wakeLocally(channel), { channel }));
-  }
-  return true;
+  const collected = pending.get(sql as TxSql);
+  collected?.wake.add(channel);
+  return collected !== undefined;
 }
 
 /** Wakes the workers of this process listening on `channel` (startWorkerLoop registers them). */

@@ -98,8 +98,17 @@ export async function resendOutputsOf(sql: TxSql | Sql, causationIds: string[]) 
       where causation_id = any(${causationIds}::uuid[]) and published_at is not null
       returning 1
     )
-    select count(*)::int as n, pg_notify(${OUTBOX_CHANNEL}, '') from resent`;
+    select count(*)::int as n ${wakeRelayAfter(sql)} from resent`;
   return (rows[0]?.n as number) ?? 0;
+}
+
+/**
+ * For a statement that makes outbox rows due: the select-list tail that wakes the relays. In a
+ * transaction `inTransaction` opened, nothing (this process's relay wakes at commit: see
+ * after-commit.ts for why not NOTIFY); elsewhere `, pg_notify(…)` (rare paths only).
+ */
+export function wakeRelayAfter(sql: TxSql | Sql) {
+  return wakeAfterCommit(sql, OUTBOX_CHANNEL) ? sql`` : sql`, pg_notify(${OUTBOX_CHANNEL}, '')`;
 }
 
 /** The smallest UUIDv7 of millisecond `ms`: every id created at `ms` or later sorts after it. */

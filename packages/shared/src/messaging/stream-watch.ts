@@ -2,7 +2,7 @@ import type { Sql } from "../db.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Broker, ensureStreams, isNotFound, STREAM_CONTEXTS, streamName } from "./nats.ts";
-import { OUTBOX_CHANNEL, uuidv7Floor } from "./outbox.ts";
+import { uuidv7Floor, wakeRelayAfter } from "./outbox.ts";
 import { startWorkerLoop } from "./worker-loop.ts";
 
 /**
@@ -44,7 +44,7 @@ export function startStreamWatch({
           and subject like ${`${broker.namespace}.${context}.%`}
         returning 1
       )
-      select count(*)::int as n, pg_notify(${OUTBOX_CHANNEL}, '') from resent`;
+      select count(*)::int as n ${wakeRelayAfter(sql)} from resent`;
     return (rows[0]?.n as number) ?? 0;
   };
 

@@ -1,4 +1,4 @@
-import { OUTBOX_CHANNEL, type TxSql } from "@codflow/shared";
+import { type TxSql, wakeRelayAfter } from "@codflow/shared";
 import { TIMED_OUT_DETAIL } from "../domain/failure-summary.ts";
 import { CHECKOUT_STATUS_CHANNEL } from "./checkout-outcomes.ts";
 
@@ -49,7 +49,7 @@ export async function resendCheckoutRequests(tx: TxSql, checkoutIds: string[]) {
       where type = 'checkout.requested' and correlation_id = any(${checkoutIds}::text[])
       returning 1
     )
-    select count(*)::int as n, pg_notify(${OUTBOX_CHANNEL}, '') from resent`;
+    select count(*)::int as n ${wakeRelayAfter(tx)} from resent`;
   return row?.n ?? 0;
 }
 

@@ -1,4 +1,4 @@
-import { OUTBOX_CHANNEL, type ReservedLine, type TxSql } from "@codflow/shared";
+import { type ReservedLine, type TxSql, wakeRelayAfter } from "@codflow/shared";
 
 export interface NewOrder {
   id: string;
@@ -138,8 +138,7 @@ export async function resendConfirmation(tx: TxSql, checkoutId: string, reservat
       returning 1
     )
     select e.number, e.reservation_id as "reservationId",
-           (select count(*)::int from resent) as resent,
-           pg_notify(${OUTBOX_CHANNEL}, '')
+           (select count(*)::int from resent) as resent ${wakeRelayAfter(tx)}
     from existing e`;
   return order;
 }
