@@ -148,7 +148,9 @@ function summarise(
 ) {
   const confirmed = outcomes.filter((o) => o.status === "confirmed");
   const failed = outcomes.filter((o) => o.status === "failed");
-  const httpErrors = outcomes.filter((o) => o.httpStatus !== 200 && o.httpStatus !== 202);
+  const httpErrors = outcomes.flatMap((o) =>
+    o.attempts.filter((a) => a.httpStatus !== 200 && a.httpStatus !== 202),
+  );
   const terminal = outcomes.filter((o) => o.status === "confirmed" || o.status === "failed");
   return {
     offeredPerSecond: rate,
@@ -170,6 +172,8 @@ function summarise(
     ),
     httpErrorsByStatus: tally(httpErrors.map((o) => String(o.httpStatus))),
     httpErrorsBySlug: tally(httpErrors.map((o) => o.slug ?? o.error ?? "(none)")),
+    /** Checkouts the storefront had to send more than once (each failed attempt is an error). */
+    retriedCheckouts: outcomes.filter((o) => o.attempts.length > 1).length,
     failedByReason: tally(failed.map((o) => o.failureReason ?? "(none)")),
   };
 }
@@ -198,6 +202,7 @@ function printSummary(title: string, s: Summary) {
       row("latency, server (createdAt→updatedAt)", s.serverLatencyMs),
       `  HTTP errors by status                ${kv(s.httpErrorsByStatus)}`,
       `  HTTP errors by problem               ${kv(s.httpErrorsBySlug)}`,
+      `  checkouts sent more than once        ${s.retriedCheckouts} (a storefront retries 502/503/504, a dropped connection and request-in-progress with the same key)`,
       `  failed checkouts by reason           ${kv(s.failedByReason)}`,
     ].join("\n"),
   );

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { httpClient } from "./load.ts";
+import { checkOut, httpClient } from "./load.ts";
 
 /**
  * The keep-alive race, made to happen every time: the server answers the first request on each
@@ -57,6 +57,67 @@ describe("the load generator's HTTP client", () => {
     refusing.on("request", () => requests++);
     try {
       await expect(client.call("GET", "/", {})).rejects.toMatchObject({ code: "ECONNRESET" });
+      expect(requests).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("checks out as a storefront: a 503 and a 504 are sent again with the same key, and counted", async () => {
+    const keys: string[] = [];
+    const checkout = { id: "0190f0f0-0000-7000-8000-000000000001", status: "confirmed" };
+    const flaky = createServer((req, res) => {
+      keys.push(String(req.headers["idempotency-key"]));
+      req.resume();
+      res.setHeader("content-type", "application/problem+json");
+      if (keys.length === 1) {
+        res.statusCode = 503;
+        return res.end(JSON.stringify({ type: "https://codflow.dev/problems/unavailable" }));
+      }
+      if (keys.length === 2) {
+        res.statusCode = 504;
+        return res.end(JSON.stringify({ type: "https://codflow.dev/problems/gateway-timeout" }));
+      }
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(checkout));
+    });
+    server = flaky;
+    await new Promise<void>((done) => flaky.listen(0, "127.0.0.1", done));
+    const { port } = flaky.address() as AddressInfo;
+    const client = httpClient(`http://127.0.0.1:${port}`, 2);
+    const customer = { id: "c", email: "c@example.test", phone: "+4915112345678", token: "t" };
+    try {
+      const outcome = await checkOut(client, customer, performance.now());
+      expect(outcome.attempts).toEqual([
+        { httpStatus: 503, slug: "unavailable" },
+        { httpStatus: 504, slug: "gateway-timeout" },
+        { httpStatus: 200 },
+      ]);
+      expect(outcome).toMatchObject({ checkoutId: checkout.id, status: "confirmed" });
+      expect(new Set(keys).size).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("does not send a refused checkout again", async () => {
+    let requests = 0;
+    const refusing = createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.statusCode = 422;
+      res.setHeader("content-type", "application/problem+json");
+      res.end(JSON.stringify({ type: "https://codflow.dev/problems/variant-unavailable" }));
+    });
+    server = refusing;
+    await new Promise<void>((done) => refusing.listen(0, "127.0.0.1", done));
+    const { port } = refusing.address() as AddressInfo;
+    const client = httpClient(`http://127.0.0.1:${port}`, 2);
+    const customer = { id: "c", email: "c@example.test", phone: "+4915112345678", token: "t" };
+    try {
+      const outcome = await checkOut(client, customer, performance.now());
+      expect(outcome.attempts).toEqual([{ httpStatus: 422, slug: "variant-unavailable" }]);
+      expect(outcome.status).toBeUndefined();
       expect(requests).toBe(1);
     } finally {
       client.close();

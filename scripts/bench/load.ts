@@ -1,25 +1,32 @@
 import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:http";
+import pRetry from "p-retry";
 import postgres from "postgres";
 import { checkoutBodyFor } from "../lib/api.ts";
 import { arrivalOffsets, dueCount } from "./schedule.ts";
 import type { BenchCustomer } from "./seed.ts";
+
+/** One POST of a checkout: its status (0 when the request itself failed) and problem slug. */
+export interface Attempt {
+  httpStatus: number;
+  /** The problem slug of a 4xx/5xx answer. */
+  slug?: string;
+  /** Why the request itself failed (connection refused, reset). */
+  error?: string;
+}
 
 /** How one scheduled checkout went, times in ms on the run's `performance.now()` clock. */
 export interface CheckoutOutcome {
   scheduledAt: number;
   /** When the terminal state was known (the answer to the POST, or a later GET). */
   doneAt: number;
-  /** HTTP status of the POST; 0 when the request itself failed (connection refused, reset). */
-  httpStatus: number;
-  /** The problem slug of a 4xx/5xx answer. */
-  slug?: string;
+  /** Every POST sent for it, the last one's answer last: more than one after a retryable failure. */
+  attempts: Attempt[];
   checkoutId?: string;
   status?: "confirmed" | "failed" | "processing";
   failureReason?: string;
   /** Server-side accepted→terminal, from the checkout's own createdAt/updatedAt. */
   serverMs?: number;
-  error?: string;
 }
 
 interface Answer {
@@ -103,50 +110,79 @@ const serverMs = (body: { createdAt?: string; updatedAt?: string }) =>
     ? Date.parse(body.updatedAt) - Date.parse(body.createdAt)
     : undefined;
 
+/** Failures a storefront retries with the same Idempotency-Key (API.md: the key makes it safe). */
+const isRetryable = ({ httpStatus, slug }: Attempt) =>
+  httpStatus === 0 ||
+  httpStatus === 502 ||
+  httpStatus === 503 ||
+  httpStatus === 504 ||
+  (httpStatus === 409 && slug === "request-in-progress");
+
+class RetryableFailure extends Error {
+  constructor(readonly attempt: Attempt) {
+    super(`HTTP ${attempt.httpStatus} ${attempt.slug ?? attempt.error ?? ""}`);
+  }
+}
+
+/** How a storefront retries: backing off 1 s, 2 s, 4 s … up to 10 s, for at most 5 minutes. */
+const STOREFRONT_RETRIES = {
+  retries: 30,
+  minTimeout: 1_000,
+  maxTimeout: 10_000,
+  randomize: true,
+  maxRetryTime: 5 * 60_000,
+} as const;
+
 /**
- * POST one checkout with `Prefer: wait=10`. A 202 (no terminal state within the wait) stays
- * `processing` here; `settleFromDatabase` fills in its end once the system is quiet, instead of
- * polling, which under overload would multiply the load.
+ * POST one checkout with `Prefer: wait=10`, as a storefront does: a 502/503/504, a dropped
+ * connection or `request-in-progress` is sent again with the same Idempotency-Key after a
+ * back-off (STOREFRONT_RETRIES), so the customer ends with an outcome; every failed attempt is
+ * kept and counted as an HTTP error. A 202 (no terminal state within the wait) stays `processing`
+ * here; `settleFromDatabase` fills in its end once the system is quiet, instead of polling, which
+ * under overload would multiply the load.
  */
-async function checkOut(
+export async function checkOut(
   client: HttpClient,
   customer: BenchCustomer,
   scheduledAt: number,
 ): Promise<CheckoutOutcome> {
-  try {
-    const res = await client.call(
-      "POST",
-      "/v1/checkouts",
-      {
-        authorization: `Bearer ${customer.token}`,
-        "content-type": "application/json",
-        "idempotency-key": randomUUID(),
-        prefer: "wait=10",
-      },
-      JSON.stringify(checkoutBodyFor(customer.phone)),
-    );
-    const doneAt = performance.now();
-    if (res.status !== 200 && res.status !== 202) {
-      const slug = typeof res.body?.type === "string" ? res.body.type.split("/").pop() : undefined;
-      return { scheduledAt, doneAt, httpStatus: res.status, slug };
-    }
-    return {
-      scheduledAt,
-      doneAt,
-      httpStatus: res.status,
-      checkoutId: res.body.id,
-      status: res.body.status,
-      failureReason: res.body.failure?.reason,
-      serverMs: res.status === 200 ? serverMs(res.body) : undefined,
-    };
-  } catch (error) {
-    return {
-      scheduledAt,
-      doneAt: performance.now(),
-      httpStatus: 0,
-      error: (error as Error).message,
-    };
-  }
+  const headers = {
+    authorization: `Bearer ${customer.token}`,
+    "content-type": "application/json",
+    "idempotency-key": randomUUID(),
+    prefer: "wait=10",
+  };
+  const body = JSON.stringify(checkoutBodyFor(customer.phone));
+  const attempts: Attempt[] = [];
+  const post = async () => {
+    const res = await client
+      .call("POST", "/v1/checkouts", headers, body)
+      .catch((error: Error): Answer => ({ status: 0, body: { error: error.message } }));
+    const attempt: Attempt = { httpStatus: res.status };
+    if (res.status === 0) attempt.error = res.body.error;
+    else if (typeof res.body?.type === "string") attempt.slug = res.body.type.split("/").pop();
+    if (isRetryable(attempt)) throw new RetryableFailure(attempt);
+    attempts.push(attempt);
+    return res;
+  };
+  const res = await pRetry(post, {
+    ...STOREFRONT_RETRIES,
+    shouldRetry: ({ error }) => error instanceof RetryableFailure,
+    onFailedAttempt: ({ error }) => {
+      if (error instanceof RetryableFailure) attempts.push(error.attempt);
+    },
+  }).catch(() => undefined);
+  const doneAt = performance.now();
+  if (!res || (res.status !== 200 && res.status !== 202)) return { scheduledAt, doneAt, attempts };
+  return {
+    scheduledAt,
+    doneAt,
+    attempts,
+    checkoutId: res.body.id,
+    status: res.body.status,
+    failureReason: res.body.failure?.reason,
+    serverMs: res.status === 200 ? serverMs(res.body) : undefined,
+  };
 }
 
 /**
