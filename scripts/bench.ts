@@ -63,9 +63,15 @@ const USAGE = `usage: pnpm bench [options]
   --api-seed-limit N  (default 5000)   --seed-concurrency N (default 64)
   --connections N     keep-alive sockets of the load generator (default 1024)
   --variants N        normal scenario: products the customers spread over (default 20)
-  --pgbench-seconds S (default 5; 0 skips pgbench)`;
+  --pgbench-seconds S (default 5; 0 skips pgbench)
+  --warmup S          normal scenario: seconds of checkouts at the first rate (at most 50/s)
+                      before anything is measured, so JIT compilation and cold pools stay out of
+                      the figures (default 10; 0 skips it)`;
 
 const log = scriptLogger("bench");
+
+/** The warm-up's rate when the first measured rate is higher: enough to compile the hot paths. */
+const WARM_UP_MAX_RATE = 50;
 
 function options() {
   const { values } = parseArgs({
@@ -89,6 +95,7 @@ function options() {
       connections: { type: "string", default: "1024" },
       variants: { type: "string", default: "20" },
       "pgbench-seconds": { type: "string", default: "5" },
+      warmup: { type: "string", default: "10" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -138,6 +145,8 @@ function options() {
     connections: positive("connections", values.connections, 1024),
     variants: positive("variants", values.variants, 20),
     pgbenchSeconds: positive("pgbench-seconds", values["pgbench-seconds"], 5, 0),
+    // the flash sale's stock is the scenario: no checkout may take any of it beforehand
+    warmupSeconds: flash ? 0 : positive("warmup", values.warmup, 10, 0),
   };
 }
 
@@ -287,12 +296,16 @@ async function main() {
     const rates = opts.step ? stepRates(opts.rate, opts.stepIncrement, opts.maxRate) : [opts.rate];
     const seconds = opts.step ? opts.stepSeconds : opts.duration;
     const planned = flash ? opts.customers : Math.round(opts.rate * seconds);
+    const warmUpRate = Math.min(rates[0] as number, WARM_UP_MAX_RATE);
+    const warmUpCount = Math.round(warmUpRate * opts.warmupSeconds);
     const variantIds = await seedCatalog(api, {
       tag,
       variants: flash ? 1 : opts.variants,
       stockEach: flash
         ? opts.flashStock
-        : Math.ceil((rates.reduce((sum, r) => sum + r * seconds, 0) * 2) / opts.variants),
+        : Math.ceil(
+            ((rates.reduce((sum, r) => sum + r * seconds, 0) + warmUpCount) * 2) / opts.variants,
+          ),
     });
     const variantOf = (i: number) => variantIds[i % variantIds.length] as string;
     const [probe] = await benchIdentities(`${tag}-probe`, 1);
@@ -331,7 +344,31 @@ async function main() {
     const seeding: { customers: number; seconds: number; via: string }[] = [];
     const phases: (Summary & { maxSendLagMs: number })[] = [];
     const allOutcomes: { customer: BenchCustomer; outcome: CheckoutOutcome }[] = [];
+    const warmUpOutcomes: typeof allOutcomes = [];
+    const duplicates: string[] = [];
 
+    if (warmUpCount > 0) {
+      const { customers } = await seedCustomers(warmUpCount);
+      log.info(`warming up: ${warmUpRate} checkouts/s for ${opts.warmupSeconds} s (not measured)…`);
+      const warm = await runOpenLoop(client, customers, {
+        rate: warmUpRate,
+        seconds: opts.warmupSeconds,
+      });
+      await quiet();
+      for (const customer of await settleFromDatabase(
+        stack.databaseUrls.checkout,
+        warm.outcomes,
+        customers.map((c) => c.id),
+      ))
+        duplicates.push(`customer ${customer} has more than one checkout`);
+      // checked with the rest (invariant, mails), never counted in a figure
+      warmUpOutcomes.push(
+        ...warm.outcomes.map((outcome, i) => ({
+          customer: customers[i] as BenchCustomer,
+          outcome,
+        })),
+      );
+    }
     let first = await seedCustomers(planned);
     seeding.push({ customers: planned, seconds: first.seconds, via: first.via });
     await quiet();
@@ -366,7 +403,6 @@ async function main() {
     const steps: StepResult[] = [];
     let soakEnd: Awaited<ReturnType<typeof soakSnapshot>> | undefined;
     let deadLetters = 0;
-    const duplicates: string[] = [];
     for (const [index, rate] of rates.entries()) {
       if (index > 0) {
         first = await seedCustomers(Math.round(rate * seconds));
@@ -439,7 +475,7 @@ async function main() {
       violations.push(
         ...mailViolations(
           await stack.mail.counts(),
-          accepted.map(({ customer, outcome }) => ({
+          [...warmUpOutcomes, ...accepted].map(({ customer, outcome }) => ({
             email: customer.email,
             status: outcome.status ?? "",
           })),
