@@ -42,7 +42,7 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     CONSUMER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
     CONSUMER_BACKOFF_BASE_MS: z.coerce.number().int().min(1).default(500),
     CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
-    /** A relay idle this long inside a batch's transaction (hung) is cut off and its rows freed. */
+    /** A crashed relay's claim on outbox rows expires after this. */
     OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
     /** When a stream is re-created (broker rebuilt empty), events published this recently are re-sent. */
     OUTBOX_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),

@@ -134,7 +134,7 @@ export async function inSpan<T>(
  * Runs `fn` in a Postgres transaction inside a `db.transaction <name>` client span, then the
  * after-commit work `fn` queued (see after-commit.ts), once the commit succeeded
  * (`db.system=postgresql`, `db.operation.name=<name>`), the one way services and the shared
- * messaging code open transactions — but the outbox relay, whose idle polls must not make traces. Example: `inTransaction(sql, "checkout.accept", (tx) => …)`.
+ * messaging code open transactions. Example: `inTransaction(sql, "checkout.accept", (tx) => …)`.
  */
 export function inTransaction<T>(sql: Sql, name: string, fn: (tx: TxSql) => Promise<T>) {
   return inSpan(

@@ -108,13 +108,13 @@ describe("outbox relay", () => {
     }
   });
 
-  it("publishes the rows a relay held when it died, once its connection is gone", async () => {
+  it("skips a row another transaction holds, and publishes it once that holder dies", async () => {
     const [held] = await fx.sql.begin((tx) =>
       appendToOutbox(tx, fx.namespace, [
         { type: "checkout.requested", data: requestedData(), correlationId: "held" },
       ]),
     );
-    // a relay mid-batch: its transaction holds the row lock that is its claim
+    // a transaction holding the row (another relay's claim in flight): SKIP LOCKED passes it by
     const dying = await fx.sql.reserve();
     await dying`begin`;
     await dying`select id from outbox where id = ${held?.id ?? ""} for update`;
