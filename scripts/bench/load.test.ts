@@ -18,11 +18,15 @@ function startServer(): Promise<{ server: Server; url: string; seen: () => numbe
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ n: requests }));
   });
+  return listening(server).then((url) => ({ server, url, seen: () => requests }));
+}
+
+/** Starts `server` on a free loopback port; resolves to its base URL. */
+function listening(server: Server): Promise<string> {
   return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ server, url: `http://127.0.0.1:${port}`, seen: () => requests });
-    }),
+    server.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
   );
 }
 
@@ -50,9 +54,7 @@ describe("the load generator's HTTP client", () => {
   it("gives up on a failure on a new socket: nothing is sent twice there", async () => {
     const refusing = createServer((req) => req.socket.destroy());
     server = refusing;
-    await new Promise<void>((done) => refusing.listen(0, "127.0.0.1", done));
-    const { port } = refusing.address() as AddressInfo;
-    const client = httpClient(`http://127.0.0.1:${port}`, 1);
+    const client = httpClient(await listening(refusing), 1);
     let requests = 0;
     refusing.on("request", () => requests++);
     try {
@@ -82,9 +84,7 @@ describe("the load generator's HTTP client", () => {
       res.end(JSON.stringify(checkout));
     });
     server = flaky;
-    await new Promise<void>((done) => flaky.listen(0, "127.0.0.1", done));
-    const { port } = flaky.address() as AddressInfo;
-    const client = httpClient(`http://127.0.0.1:${port}`, 2);
+    const client = httpClient(await listening(flaky), 2);
     const customer = { id: "c", email: "c@example.test", phone: "+4915112345678", token: "t" };
     try {
       const outcome = await checkOut(client, customer, performance.now());
@@ -110,9 +110,7 @@ describe("the load generator's HTTP client", () => {
       res.end(JSON.stringify({ type: "https://codflow.dev/problems/variant-unavailable" }));
     });
     server = refusing;
-    await new Promise<void>((done) => refusing.listen(0, "127.0.0.1", done));
-    const { port } = refusing.address() as AddressInfo;
-    const client = httpClient(`http://127.0.0.1:${port}`, 2);
+    const client = httpClient(await listening(refusing), 2);
     const customer = { id: "c", email: "c@example.test", phone: "+4915112345678", token: "t" };
     try {
       const outcome = await checkOut(client, customer, performance.now());
