@@ -48,6 +48,9 @@ const USAGE = `usage: pnpm bench [options]
   --rate R            checkouts offered per second (default 100; flash sale 2000)
   --duration S        seconds of arrivals (default 60; --soak 600)
   --replicas N        processes of each service behind the gateway (default 1)
+  --build             run each service as its container image does (node dist/main.js from a
+                      runtime folder built as the Dockerfile builds it, NODE_ENV=production)
+                      instead of its TypeScript sources under tsx
   --url URL           benchmark a running stack (pnpm start) at this gateway URL instead
   --scenario NAME     normal (default) or flash-sale (--customers race for --flash-stock units of one variant)
   --customers N       flash sale: how many customers race (default 10000)
@@ -80,6 +83,7 @@ function options() {
       duration: { type: "string" },
       replicas: { type: "string", default: "1" },
       url: { type: "string" },
+      build: { type: "boolean", default: false },
       scenario: { type: "string", default: "normal" },
       customers: { type: "string", default: "10000" },
       "flash-stock": { type: "string", default: "500" },
@@ -120,6 +124,10 @@ function options() {
     console.error(`--seed must be api, db or auto\n${USAGE}`);
     process.exit(2);
   }
+  if (values.build && values.url) {
+    console.error(`--build starts the services itself; it cannot go with --url\n${USAGE}`);
+    process.exit(2);
+  }
   const flash = scenario === "flash-sale";
   const rate = positive("rate", values.rate, flash ? 2000 : values.soak ? 300 : 100);
   const customers = positive("customers", values.customers, 10_000);
@@ -131,6 +139,7 @@ function options() {
       : positive("duration", values.duration, values.soak ? 600 : 60),
     replicas: positive("replicas", values.replicas, 1),
     url: values.url,
+    build: values.build,
     customers,
     flashStock: positive("flash-stock", values["flash-stock"], 500),
     step: values.step,
@@ -272,6 +281,7 @@ async function main() {
     ? targetStack(opts.url, env)
     : await startBenchStack({
         replicas: opts.replicas,
+        build: opts.build,
         env,
         log,
         logDir: join(resultsDir, `${stamp}-logs`),
@@ -510,6 +520,13 @@ async function main() {
     }
 
     console.log("");
+    if (stack.owned) {
+      console.log(
+        opts.build
+          ? "services ran as their images do: node dist/main.js, NODE_ENV=production (--build)"
+          : "services ran from their TypeScript sources under tsx (--build runs the image's bundles)",
+      );
+    }
     printProcesses(processes);
     const { knee, stoppedAt } = kneeOf(steps, { p99LimitMs: opts.p99LimitMs });
     console.log(

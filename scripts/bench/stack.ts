@@ -1,10 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { connectBroker, createLogger, STREAM_CONTEXTS, streamName } from "@codflow/shared";
+import {
+  connectBroker,
+  createLogger,
+  DEV_JWT_SECRET,
+  STREAM_CONTEXTS,
+  streamName,
+} from "@codflow/shared";
 import { freePort } from "@codflow/shared/testing";
 import postgres from "postgres";
 import type { SystemDatabases } from "../../test/support/invariants.ts";
+import type { BuiltService } from "../image/build.ts";
+import { type BuiltImages, buildImages } from "../image/check.ts";
 import { ensureNats, ensurePostgres } from "../lib/infra.ts";
 import { migrateAll } from "../lib/migrations.ts";
 import type { ScriptLogger } from "../lib/output.ts";
@@ -80,14 +88,23 @@ function benchDatabaseUrl(service: ServiceName, env: NodeJS.ProcessEnv): string 
  * its own (`codflow_bench_<service>`, dropped and re-migrated each run, so the invariant check
  * reads only this run), a fresh NATS namespace, free ports, the bench's own SMS and SMTP sinks,
  * and each process's log in `logDir` instead of the terminal.
+ *
+ * With `build`, each process runs as its container image does: the runtime folders are built the
+ * way the Dockerfile builds them (`pnpm build`, `pnpm deploy`; scripts/image/check.ts, in a
+ * temporary folder removed at stop) and each runs `node dist/main.js` with the image's ENV
+ * (NODE_ENV=production) instead of the TypeScript sources under tsx. The settings production
+ * requires come from the bench's environment (the JWT secret is the bench's own, the one it signs
+ * its tokens with).
  */
 export async function startBenchStack({
   replicas,
+  build = false,
   env: parentEnv,
   log,
   logDir,
 }: {
   replicas: number;
+  build?: boolean;
   env: NodeJS.ProcessEnv;
   log: ScriptLogger;
   logDir: string;
@@ -114,14 +131,35 @@ export async function startBenchStack({
   env.SMS_GATEWAY_URL = sms.gatewayUrl;
   env.SMTP_URL = mail.smtpUrl;
 
+  let images: BuiltImages | undefined;
+  if (build) {
+    log.info(
+      "building the services' runtime folders as the Dockerfile does (pnpm build, pnpm deploy)…",
+    );
+    images = await buildImages();
+    // production refuses the dev-only defaults: the broker the bench found, and the secret the
+    // bench signs its tokens with
+    env.NATS_URL = natsUrl;
+    env.AUTH_JWT_SECRET ||= DEV_JWT_SECRET;
+  }
+  const command = (service: string) =>
+    images
+      ? {
+          args: ["dist/main.js"],
+          cwd: images.appDir(service as BuiltService),
+          env: images.recipe.runtime.env,
+        }
+      : { args: ["--import", "tsx", "src/main.ts"], cwd: serviceDir(service), env: {} };
+
   mkdirSync(logDir, { recursive: true });
   const children: { label: string; port: number; child: ChildProcess }[] = [];
   const died: string[] = [];
   let stopping = false;
   const spawnService = (label: string, service: string, port: number, own: NodeJS.ProcessEnv) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: serviceDir(service),
-      env: own,
+    const { args, cwd, env: runAs } = command(service);
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { ...own, ...runAs },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const file = createWriteStream(join(logDir, `${label.replace("#", "-")}.log`));
@@ -169,6 +207,7 @@ export async function startBenchStack({
     );
     await sms.close();
     await mail.close();
+    images?.remove();
     await deleteStreams(natsUrl, namespace);
   };
 
