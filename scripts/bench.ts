@@ -14,6 +14,7 @@ import { checkInvariant } from "../test/support/invariants.ts";
 import { waitForQuiescence } from "../test/support/quiescence.ts";
 import { type CheckoutOutcome, httpClient, runOpenLoop, settleFromDatabase } from "./bench/load.ts";
 import {
+  analyzeDatabases,
   commitsSoFar,
   mailViolations,
   messagesSoFar,
@@ -382,6 +383,13 @@ async function main() {
     let first = await seedCustomers(planned);
     seeding.push({ customers: planned, seconds: first.seconds, via: first.via });
     await quiet();
+    const { autovacuum } = stack.owned
+      ? await analyzeDatabases(stack.databaseUrls)
+      : { autovacuum: undefined };
+    if (autovacuum === false)
+      log.warn(
+        "autovacuum is off on this PostgreSQL: the bench analyzed its databases after seeding, but dead rows pile up during the run as they would not in production",
+      );
     // pg_stat_database lags up to ~10 s behind the backends: let the seeding's commits land,
     // then measure what the idle stack commits by itself (pollers, sweepers) over 5 s
     await delay(11_000);
@@ -590,6 +598,8 @@ async function main() {
           at: new Date().toISOString(),
           options: opts,
           gatewayUrl: stack.gatewayUrl,
+          // the server's; off: dead rows piled up during the run, unlike in production
+          autovacuum,
           seeding,
           phases,
           total,
