@@ -29,6 +29,7 @@ import {
   usageOf,
   type Watched,
 } from "./bench/proc.ts";
+import { summariseProfiles } from "./bench/profile.ts";
 import { kneeOf, type StepResult, stepIsGood, stepRates } from "./bench/schedule.ts";
 import {
   type BenchCustomer,
@@ -52,6 +53,9 @@ const USAGE = `usage: pnpm bench [options]
   --build             run each service as its container image does (node dist/main.js from a
                       runtime folder built as the Dockerfile builds it, NODE_ENV=production)
                       instead of its TypeScript sources under tsx
+  --cpu-prof          each service and the gateway run with node --cpu-prof: their profiles
+                      (bench-results/<time>-profiles/, for Chrome DevTools) and the top functions
+                      and packages by self time are printed after the stack stops
   --url URL           benchmark a running stack (pnpm start) at this gateway URL instead
   --scenario NAME     normal (default) or flash-sale (--customers race for --flash-stock units of one variant)
   --customers N       flash sale: how many customers race (default 10000)
@@ -85,6 +89,7 @@ function options() {
       replicas: { type: "string", default: "1" },
       url: { type: "string" },
       build: { type: "boolean", default: false },
+      "cpu-prof": { type: "boolean", default: false },
       scenario: { type: "string", default: "normal" },
       customers: { type: "string", default: "10000" },
       "flash-stock": { type: "string", default: "500" },
@@ -125,9 +130,13 @@ function options() {
     console.error(`--seed must be api, db or auto\n${USAGE}`);
     process.exit(2);
   }
-  if (values.build && values.url) {
-    console.error(`--build starts the services itself; it cannot go with --url\n${USAGE}`);
-    process.exit(2);
+  for (const own of ["build", "cpu-prof"] as const) {
+    if (values[own] && values.url) {
+      console.error(
+        `--${own} needs the services the bench starts; it cannot go with --url\n${USAGE}`,
+      );
+      process.exit(2);
+    }
   }
   const flash = scenario === "flash-sale";
   const rate = positive("rate", values.rate, flash ? 2000 : values.soak ? 300 : 100);
@@ -141,6 +150,7 @@ function options() {
     replicas: positive("replicas", values.replicas, 1),
     url: values.url,
     build: values.build,
+    cpuProf: values["cpu-prof"],
     customers,
     flashStock: positive("flash-stock", values["flash-stock"], 500),
     step: values.step,
@@ -240,6 +250,21 @@ function printProcesses(reports: readonly ProcessReport[]) {
   }
 }
 
+function printProfiles(dir: string) {
+  const share = (ms: number, of: number) => `${((ms / of) * 100).toFixed(1).padStart(5)} %`;
+  for (const [label, p] of summariseProfiles(dir, 10)) {
+    console.log(
+      bold(`\n${label}: ${(p.busyMs / 1000).toFixed(1)} s busy over its life, by self time`),
+    );
+    console.log(
+      `  ${p.origins.map((o) => `${o.origin} ${share(o.ms, p.busyMs).trim()}`).join(", ")}`,
+    );
+    for (const f of p.functions)
+      console.log(`  ${share(f.ms, p.busyMs)}  ${f.name.slice(0, 40).padEnd(40)} ${f.where}`);
+  }
+  console.log(`\nprofiles: ${dir} (open in Chrome DevTools, Performance)`);
+}
+
 /** The processes to watch: the stack's own, PostgreSQL, nats-server and this load generator. */
 async function watchedProcesses(stack: BenchStack, adminUrl: string): Promise<Watched[]> {
   const watched: Watched[] = [...stack.processes];
@@ -278,6 +303,7 @@ async function main() {
   mkdirSync(resultsDir, { recursive: true });
   const flash = opts.scenario === "flash-sale";
 
+  const profileDir = opts.cpuProf ? join(resultsDir, `${stamp}-profiles`) : undefined;
   const stack = opts.url
     ? targetStack(opts.url, env)
     : await startBenchStack({
@@ -286,6 +312,7 @@ async function main() {
         env,
         log,
         logDir: join(resultsDir, `${stamp}-logs`),
+        profileDir,
       });
   const stopStack = async () => {
     await stack.stop().catch((error: Error) => log.warn(`stopping the stack: ${error.message}`));
@@ -626,6 +653,8 @@ async function main() {
     return violations.length === 0 ? 0 : 1;
   } finally {
     await stopStack();
+    // each process writes its profile as it exits
+    if (profileDir) printProfiles(profileDir);
   }
 }
 

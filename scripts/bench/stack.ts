@@ -99,12 +99,15 @@ function benchDatabaseUrl(service: ServiceName, env: NodeJS.ProcessEnv): string 
 export async function startBenchStack({
   replicas,
   build = false,
+  profileDir,
   env: parentEnv,
   log,
   logDir,
 }: {
   replicas: number;
   build?: boolean;
+  /** Where each process writes `<label>.cpuprofile` as it exits (`node --cpu-prof`). */
+  profileDir?: string;
   env: NodeJS.ProcessEnv;
   log: ScriptLogger;
   logDir: string;
@@ -157,7 +160,14 @@ export async function startBenchStack({
   let stopping = false;
   const spawnService = (label: string, service: string, port: number, own: NodeJS.ProcessEnv) => {
     const { args, cwd, env: runAs } = command(service);
-    const child = spawn(process.execPath, args, {
+    const profile = profileDir
+      ? [
+          "--cpu-prof",
+          `--cpu-prof-dir=${profileDir}`,
+          `--cpu-prof-name=${label.replace("#", "-")}.cpuprofile`,
+        ]
+      : [];
+    const child = spawn(process.execPath, [...profile, ...args], {
       cwd,
       env: { ...own, ...runAs },
       stdio: ["ignore", "pipe", "pipe"],
