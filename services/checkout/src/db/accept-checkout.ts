@@ -1,24 +1,35 @@
 import { type OutboxEntry, outboxInsert, type ShippingAddress, type TxSql } from "@codflow/shared";
 import type { PricedCartLine } from "../domain/cart.ts";
+import { type ProfileDbRow, profileColumns } from "./cod-customers.ts";
 import type { CheckoutStatus } from "./schema.ts";
 
 /*
  * The two statements that make POST /v1/checkouts cheap. Counted with postgres.js `debug` on one
  * accepted checkout, the transaction was 9 round trips (BEGIN; claim the key; read the cart;
  * lock the COD profile; read the COD facts; insert checkout + lines; take the active-order slot;
- * append to the outbox; COMMIT) and is now 6: the claim reads the cart in the same statement, and
- * one statement writes the checkout, its lines, its slot and its outbox row. The lock and the
- * facts stay two statements between them (see lockCodProfileWithFacts). With the per-customer
- * rate limit the request makes 7 round trips instead of 10; Prefer: wait adds none (it was 1).
+ * append to the outbox; COMMIT) and is now 5: the claim reads the cart and locks the COD profile
+ * in the same statement, and one statement writes the checkout, its lines, its slot and its
+ * outbox row. The facts stay a statement of their own after the lock (see
+ * lockCodProfileWithFacts). With the per-customer rate limit the request makes 6 round trips
+ * instead of 10; Prefer: wait adds none (it was 1).
  */
 
 export type KeyClaim =
-  | { kind: "claimed"; cart?: { cartId: string; lines: PricedCartLine[] } }
+  | {
+      kind: "claimed";
+      cart?: { cartId: string; lines: PricedCartLine[] };
+      /** The customer's COD profile, locked; undefined when they have none yet. */
+      profile?: ProfileDbRow;
+    }
   | { kind: "replay"; checkoutId: string; status: CheckoutStatus }
   | { kind: "reused" }
   | { kind: "in-progress" };
 
-type ClaimRow = PricedCartLine & { claimed: boolean; cartId: string | null };
+type ClaimRow = PricedCartLine & {
+  claimed: boolean;
+  profile: ProfileDbRow | null;
+  cartId: string | null;
+};
 
 /**
  * Binds `key` to `checkoutId` for this customer and reads the customer's priced cart (undefined
@@ -26,6 +37,13 @@ type ClaimRow = PricedCartLine & { claimed: boolean; cartId: string | null };
  * waits on the primary key until the holder commits (then it is a replay or a reuse) or rolls
  * back (then it claims the key itself): the database decides the race. The cart is read with the
  * statement's snapshot, taken before any such wait; a rolled-back holder changed no cart.
+ *
+ * A claimed key also locks the customer's COD profile in the same statement (what
+ * lockCodProfileWithFacts would otherwise do in one more round trip). The lock is taken only
+ * after the key: the profile's one-time filter reads the claim first, so two requests with one
+ * key never hold the profile and the key crosswise (a deadlock), and a replay locks nothing. The
+ * COD facts are still read by the next statement, which sees what the lock's previous holder
+ * committed.
  */
 export async function claimKeyWithCart(
   tx: TxSql,
@@ -38,8 +56,13 @@ export async function claimKeyWithCart(
       values (${k.customerId}, ${k.key}, ${k.requestHash}, ${k.checkoutId})
       on conflict do nothing
       returning 1
+    ), profile as (
+      select ${profileColumns(tx)} from cod_customers
+      where customer_id = ${k.customerId} and exists (select 1 from claim)
+      for update
     )
-    select exists (select 1 from claim) as claimed, c.id as "cartId", l.id,
+    select exists (select 1 from claim) as claimed,
+           (select to_jsonb(p) from profile p) as profile, c.id as "cartId", l.id,
            l.variant_id as "variantId", l.qty, v.price_minor as "unitPriceMinor", v.currency,
            v.sellable
     from (select 1) one
@@ -49,11 +72,12 @@ export async function claimKeyWithCart(
     order by l.created_at, l.id`;
   const [first] = rows;
   if (first?.claimed) {
-    if (!first.cartId) return { kind: "claimed" };
+    const profile = first.profile ?? undefined;
+    if (!first.cartId) return { kind: "claimed", profile };
     const lines: PricedCartLine[] = rows
       .filter((row) => row.id !== null)
-      .map(({ claimed: _, cartId: __, ...line }) => line);
-    return { kind: "claimed", cart: { cartId: first.cartId, lines } };
+      .map(({ claimed: _, profile: __, cartId: ___, ...line }) => line);
+    return { kind: "claimed", cart: { cartId: first.cartId, lines }, profile };
   }
   const [held] = await tx<{ requestHash: string; checkoutId: string; status: CheckoutStatus }[]>`
     select k.request_hash as "requestHash", k.checkout_id as "checkoutId", c.status

@@ -30,8 +30,13 @@ export async function lockCodProfile(tx: TxSql, customerId: string): Promise<Cod
  * the lock still reads with the snapshot it took before waiting, so counting in the locking
  * statement would miss the slot the lock's previous holder just took.
  */
-export async function lockCodProfileWithFacts(tx: TxSql, customerId: string) {
-  const profile = await lockCodProfile(tx, customerId);
+export async function lockCodProfileWithFacts(
+  tx: TxSql,
+  customerId: string,
+  /** The row, when an earlier statement of `tx` already locked it (claimKeyWithCart does). */
+  locked?: ProfileDbRow,
+) {
+  const profile = locked ? toProfile(locked) : await lockCodProfile(tx, customerId);
   const [facts] = await tx<{ activeOrders: number; hasConfirmedCodOrder: boolean }[]>`
     select (select count(*)::int from cod_active_orders where customer_id = ${customerId})
              as "activeOrders",
@@ -53,15 +58,18 @@ async function lockProfileRow(tx: TxSql, customerId: string) {
 
 function selectProfileForUpdate(tx: TxSql, customerId: string) {
   return tx<ProfileDbRow[]>`
-    select customer_id as "customerId", verified_phone as "verifiedPhone",
-           phone_verified_at as "phoneVerifiedAt", cod_disabled as "codDisabled",
-           disabled_reason as "disabledReason", disabled_at as "disabledAt",
-           disabled_by as "disabledBy", incidents_counted_since as "incidentsCountedSince"
-    from cod_customers where customer_id = ${customerId}
+    select ${profileColumns(tx)} from cod_customers where customer_id = ${customerId}
     for update`;
 }
 
-type ProfileDbRow = Omit<
+/** The columns of a `ProfileDbRow`, as a fragment for a select on `cod_customers`. */
+export const profileColumns = (tx: TxSql) => tx`
+  customer_id as "customerId", verified_phone as "verifiedPhone",
+  phone_verified_at as "phoneVerifiedAt", cod_disabled as "codDisabled",
+  disabled_reason as "disabledReason", disabled_at as "disabledAt",
+  disabled_by as "disabledBy", incidents_counted_since as "incidentsCountedSince"`;
+
+export type ProfileDbRow = Omit<
   CodProfileRow,
   "phoneVerifiedAt" | "disabledAt" | "incidentsCountedSince"
 > & {

@@ -288,7 +288,7 @@ async function acceptCheckout(
   const { cart } = claim;
   const snapshot = snapshotCart(cart?.lines ?? []);
   if (!snapshot.ok || !cart) throw cartRefusal(snapshot);
-  const { profile, ...facts } = await lockCodProfileWithFacts(tx, customerId);
+  const { profile, ...facts } = await lockCodProfileWithFacts(tx, customerId, claim.profile);
   const eligibility = checkCodEligibility(
     {
       paymentMethod: body.paymentMethod,
