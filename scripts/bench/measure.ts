@@ -23,30 +23,62 @@ export async function commitsSoFar(adminUrl: string, dbs: SystemDatabases): Prom
   }
 }
 
+/** How often the bench re-analyzes its databases when the server's autovacuum is off. */
+export const ANALYZE_EVERY_MS = 30_000;
+
 /**
- * Gives the bench's new databases the planner statistics a production database has (`analyze`
- * after seeding) and says whether this server's autovacuum is on. A table created empty and never
- * analyzed makes the planner guess ten pages, so the generic plan a service's prepared statement
- * settles on during the warm-up scans the whole outbox for `id = any($1)` and keeps doing so as
- * the table grows; with autovacuum off (some CI machines turn it off) no analyze ever replaces
- * that plan: PostgreSQL spent 24.3 CPU s on 9,000 orders that way, 18.9 s after this.
- * Vacuuming every 10 s in autovacuum's place was tried: it added its own transactions to the
- * commits per order (2.7 → 3.1) and saved no CPU over analyzing once.
+ * Gives the bench's new databases the planner statistics a production database has: `analyze`
+ * now (after seeding), and, when this server's autovacuum is off (some CI machines turn it off),
+ * again every 30 s until `stop`, as autovacuum's analyze would as the tables grow. A table
+ * created empty and never analyzed makes the planner guess ten pages, so the generic plan a
+ * service's prepared statement settles on during the warm-up seq-scans the outbox for
+ * `id = any($1)` and keeps doing so as the table grows; no one replaces it but an analyze.
+ * PostgreSQL spent 24.3 CPU s on 9,000 orders that way, 18.9 s after one analyze. Vacuuming
+ * every 10 s was tried too: its own transactions raised the commits per order (2.7 → 3.1) and it
+ * saved no CPU over analyzing.
  */
-export async function analyzeDatabases(dbs: SystemDatabases): Promise<{ autovacuum: boolean }> {
+export async function analyzeDatabases(
+  dbs: SystemDatabases,
+  onError: (error: Error) => void,
+): Promise<{ autovacuum: boolean; stop(): Promise<void> }> {
+  const clients = Object.values(dbs).map((url) => postgres(url, { max: 1, onnotice: () => {} }));
+  const analyzeAll = async () => {
+    for (const sql of clients) await sql`analyze`;
+  };
   let autovacuum = true;
-  for (const url of Object.values(dbs)) {
-    const sql = postgres(url, { max: 1, onnotice: () => {} });
-    try {
-      await sql`analyze`;
-      const [row] = await sql<{ setting: string }[]>`
-        select setting from pg_settings where name = 'autovacuum'`;
-      autovacuum = row?.setting === "on";
-    } finally {
-      await sql.end();
-    }
+  try {
+    await analyzeAll();
+    const [row] = clients[0]
+      ? await clients[0]<{ setting: string }[]>`
+          select setting from pg_settings where name = 'autovacuum'`
+      : [];
+    autovacuum = row?.setting === "on";
+  } catch (error) {
+    await Promise.all(clients.map((sql) => sql.end()));
+    throw error;
   }
-  return { autovacuum };
+  let stopped = false;
+  let round: Promise<void> = Promise.resolve();
+  const timer = autovacuum
+    ? undefined
+    : setInterval(() => {
+        round = round.then(() =>
+          stopped
+            ? undefined
+            : analyzeAll().catch((error: Error) => {
+                if (!stopped) onError(error);
+              }),
+        );
+      }, ANALYZE_EVERY_MS);
+  return {
+    autovacuum,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await round;
+      await Promise.all(clients.map((sql) => sql.end()));
+    },
+  };
 }
 
 /** Messages ever stored in the namespace's streams (the sum of their last sequence numbers). */
