@@ -1,7 +1,9 @@
 import { createDatabase, createMetrics } from "@codflow/shared";
 import { metricValue, scrapeMetrics, waitFor } from "@codflow/shared/testing";
+import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CHECKOUT_STATUS_CHANNEL } from "../src/db/checkout-outcomes.ts";
 import { createApp, startStatusWatch } from "../src/index.ts";
 import { waitForOutcome } from "../src/status-watch.ts";
 import {
@@ -206,6 +208,61 @@ describe("a wait that starts from the checkout its caller just accepted", () => 
       expect(outcome).toMatchObject({ status: "failed", failure: { reason: "timed_out" } });
     } finally {
       await statusWatch.close();
+    }
+  });
+});
+
+describe("the status watch's periodic re-read", () => {
+  it("re-reads only the checkouts no notification answered within pollMs", async () => {
+    // the watched ids of every re-read this watch sends (its query: `where id = any($1)`)
+    const reads: string[][] = [];
+    const sql = postgres(fx.databaseUrl, {
+      max: 2,
+      onnotice: () => {},
+      debug: (_connection, query, parameters) => {
+        if (query.includes("from checkouts where id = any")) reads.push(parameters[0] as string[]);
+      },
+    });
+    const statusWatch = startStatusWatch({ sql, logger: fx.logger, pollMs: 500 });
+    const stop = new AbortController();
+    try {
+      const watched = [];
+      for (const key of ["busy", "quiet"]) {
+        const { shopper } = await cartReadyToOrder();
+        const accepted = await json<CheckoutJson>(await shopper.checkout(`key-${key}`));
+        watched.push(accepted);
+      }
+      const [busy, quiet] = watched as [CheckoutJson, CheckoutJson];
+      const waits = watched.map((c) =>
+        waitForOutcome(statusWatch, c.id, {
+          ms: 10_000,
+          signal: stop.signal,
+          known: {
+            id: c.id,
+            status: "processing",
+            totalMinor: c.totalMinor,
+            currency: c.currency,
+            createdAt: c.createdAt,
+            updatedAt: c.createdAt,
+          },
+        }),
+      );
+      // `busy` hears about itself every 50 ms (its status unchanged), `quiet` never
+      const deadline = performance.now() + 1600;
+      while (performance.now() < deadline) {
+        await fx.sql`select pg_notify(${CHECKOUT_STATUS_CHANNEL}, ${busy.id})`;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      stop.abort();
+      await Promise.all(waits);
+
+      expect(reads.some((ids) => ids.includes(quiet.id))).toBe(true);
+      expect(reads.some((ids) => ids.includes(busy.id))).toBe(true);
+      expect(reads.filter((ids) => ids.includes(busy.id) && ids.includes(quiet.id))).toEqual([]);
+    } finally {
+      stop.abort();
+      await statusWatch.close();
+      await sql.end();
     }
   });
 });
