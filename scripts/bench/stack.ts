@@ -160,19 +160,17 @@ export async function startBenchStack({
   let stopping = false;
   const spawnService = (label: string, service: string, port: number, own: NodeJS.ProcessEnv) => {
     const { args, cwd, env: runAs } = command(service);
+    // one name per replica for its log and its profile ("checkout#2" → "checkout-2")
+    const fileName = label.replace("#", "-");
     const profile = profileDir
-      ? [
-          "--cpu-prof",
-          `--cpu-prof-dir=${profileDir}`,
-          `--cpu-prof-name=${label.replace("#", "-")}.cpuprofile`,
-        ]
+      ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${fileName}.cpuprofile`]
       : [];
     const child = spawn(process.execPath, [...profile, ...args], {
       cwd,
       env: { ...own, ...runAs },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const file = createWriteStream(join(logDir, `${label.replace("#", "-")}.log`));
+    const file = createWriteStream(join(logDir, `${fileName}.log`));
     child.stdout?.pipe(file, { end: false });
     child.stderr?.pipe(file, { end: false });
     child.once("close", () => file.end());

@@ -34,6 +34,16 @@ const within = <T>(ms: number, promise: Promise<T>) =>
     ),
   ]);
 
+/** What the caller that just accepted `checkout` knows of it: processing since it was created. */
+const processingView = (checkout: CheckoutJson) => ({
+  id: checkout.id,
+  status: "processing" as const,
+  totalMinor: checkout.totalMinor,
+  currency: checkout.currency,
+  createdAt: checkout.createdAt,
+  updatedAt: checkout.createdAt,
+});
+
 async function cartReadyToOrder() {
   const cart = await customerWithCart(fx);
   const confirm = (checkoutId: string) =>
@@ -194,14 +204,7 @@ describe("a wait that starts from the checkout its caller just accepted", () => 
         waitForOutcome(statusWatch, accepted.id, {
           ms: 10_000,
           signal: new AbortController().signal,
-          known: {
-            id: known.id,
-            status: "processing",
-            totalMinor: known.totalMinor,
-            currency: known.currency,
-            createdAt: known.createdAt,
-            updatedAt: known.createdAt,
-          },
+          known: processingView(known),
         }),
       );
 
@@ -237,14 +240,7 @@ describe("the status watch's periodic re-read", () => {
         waitForOutcome(statusWatch, c.id, {
           ms: 10_000,
           signal: stop.signal,
-          known: {
-            id: c.id,
-            status: "processing",
-            totalMinor: c.totalMinor,
-            currency: c.currency,
-            createdAt: c.createdAt,
-            updatedAt: c.createdAt,
-          },
+          known: processingView(c),
         }),
       );
       // `busy` hears about itself every 50 ms (its status unchanged), `quiet` never
