@@ -7,7 +7,7 @@ import {
   type EventType,
   startConsumer,
 } from "@codflow/shared";
-import { makeEnvelope, waitFor } from "@codflow/shared/testing";
+import { failingOnce, makeEnvelope, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markCheckoutsConfirmed } from "../src/db/checkout-outcomes.ts";
@@ -290,5 +290,33 @@ describe("checkout.on-inventory-reservation-expired in set-based batches", () =>
     expect((await outcomeOf(confirmed, { id: "" })).emitted).toEqual([]);
     expect(await lateOutcomes("inventory.reservation_expired")).toBe(lateBefore + 1);
     expect(await fx.handled(EXPIRE, (events[3] as { id: string }).id)).toBe(true);
+  });
+
+  it("fails every checkout of a batch exactly once when one of them fails transiently", async () => {
+    const checkouts = [];
+    for (let i = 0; i < 6; i++) checkouts.push(await processingCheckout());
+    const events = checkouts.map(expiryOf);
+    const victim = events[3]?.id;
+    const faulty = failingOnce(
+      onInventoryReservationExpired(outcomeDeps()),
+      (event) => event.id === victim,
+    );
+    const deadLettersBefore = await fx.counter("codflow_dead_letters_total", { consumer: EXPIRE });
+
+    await deliver(faulty.spec, events);
+
+    expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
+    expect(faulty.attempts()).toBeGreaterThan(1);
+    for (const [i, c] of checkouts.entries()) {
+      expect(await outcomeOf(c, events[i] as { id: string })).toMatchObject({
+        status: "failed",
+        failure: { reason: "reservation_expired" },
+        activeOrderSlot: 0,
+        emitted: [{ causedByItsEvent: true, dataAsExpected: true }],
+      });
+    }
+    expect(await fx.counter("codflow_dead_letters_total", { consumer: EXPIRE })).toBe(
+      deadLettersBefore,
+    );
   });
 });

@@ -1,5 +1,5 @@
-import { type ConsumerOptions, RetryableError } from "@codflow/shared";
-import { waitFor } from "@codflow/shared/testing";
+import type { ConsumerOptions } from "@codflow/shared";
+import { failingOnce, waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { onCheckoutRequested } from "../src/index.ts";
 import {
@@ -105,32 +105,13 @@ describe("reservation batches", () => {
     const variantId = product.variants[0]?.id ?? "";
     const requests = Array.from({ length: 12 }, () => checkoutRequested([{ variantId, qty: 1 }]));
     const flaky = requests[5]?.checkoutId;
-    let failures = 0;
-    let batches = 0;
-    /** Fails the first time the flaky checkout is handled, after its effects were applied. */
-    const failOnce = (checkoutIds: string[]) => {
-      if (checkoutIds.includes(flaky ?? "") && failures++ === 0) {
-        throw new RetryableError("injected");
-      }
-    };
-    const spec = onCheckoutRequested({ reservationTtlSeconds: 900 });
+    const faulty = failingOnce(
+      onCheckoutRequested({ reservationTtlSeconds: 900 }),
+      (event) => event.data.checkoutId === flaky,
+    );
 
     for (const r of requests) await fx.publish("checkout.requested", r);
-    fx.consume(
-      {
-        ...spec,
-        handle: async (event, tx) => {
-          await spec.handle(event, tx);
-          failOnce([event.data.checkoutId]);
-        },
-        handleBatch: async (events, tx) => {
-          batches++;
-          await spec.handleBatch?.(events, tx);
-          failOnce(events.map((e) => e.data.checkoutId));
-        },
-      },
-      { batchSize: 12, baseBackoffMs: 50 },
-    );
+    fx.consume(faulty.spec, { batchSize: 12, baseBackoffMs: 50 });
 
     const checkoutIds = new Set(requests.map((r) => r.checkoutId));
     await waitFor(
@@ -140,8 +121,8 @@ describe("reservation batches", () => {
         ).length === 12,
       { timeoutMs: 20_000, what: "12 reservations" },
     );
-    expect(batches, "the checkouts met the set-based batch path").toBeGreaterThan(0);
-    expect(failures).toBeGreaterThan(1);
+    expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
+    expect(faulty.attempts()).toBeGreaterThan(1);
     expect(await stockLevel(fx, variantId)).toEqual({ onHand: 20, reserved: 12, committed: 0 });
     const [reservations] = await fx.sql`
       select count(*)::int as n from reservations where checkout_id = any(${[...checkoutIds]}::uuid[])`;

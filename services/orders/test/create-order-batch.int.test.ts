@@ -7,7 +7,7 @@ import {
   type RunningConsumer,
   startConsumer,
 } from "@codflow/shared";
-import { makeEnvelope, startTestPlatform, waitFor } from "@codflow/shared/testing";
+import { failingOnce, makeEnvelope, startTestPlatform, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -274,6 +274,41 @@ describe("orders' consumers in set-based batches", () => {
     expect(
       await fx.sql`select 1 from checkout_contacts where checkout_id = ${x.reserved.data.checkoutId}`,
     ).toHaveLength(0);
+  });
+
+  it("keeps every checkout's contacts of a batch exactly once when one of them fails transiently", async () => {
+    const fx = batched;
+    const checkouts = [leading(), ...[1, 2, 3, 4, 5, 6].map(checkoutEvents)];
+    const victim = checkouts[3]?.requested.id;
+    const faulty = failingOnce(onCheckoutRequested(), (event) => event.id === victim);
+    const deadLettersBefore = await fx.counter("codflow_dead_letters_total", {
+      consumer: CONTACTS,
+    });
+    for (const x of checkouts) await fx.send(x.requested);
+
+    const running = startConsumer(fx.consumerDeps, faulty.spec, {
+      batchSize: 50,
+      baseBackoffMs: 50,
+    });
+    try {
+      await fx.settled(CONTACTS);
+    } finally {
+      await running.stop();
+    }
+
+    expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
+    expect(faulty.attempts()).toBeGreaterThan(1);
+    const checkoutIds = checkouts.map((x) => x.requested.data.checkoutId);
+    const kept = await fx.sql`
+      select checkout_id, phone from checkout_contacts where checkout_id in ${fx.sql(checkoutIds)}`;
+    expect(kept.map((r) => r.checkout_id).sort()).toEqual([...checkoutIds].sort());
+    const claimed = await fx.sql`
+      select event_id from inbox
+      where consumer = ${CONTACTS} and event_id in ${fx.sql(checkouts.map((x) => x.requested.id))}`;
+    expect(claimed).toHaveLength(checkouts.length);
+    expect(await fx.counter("codflow_dead_letters_total", { consumer: CONTACTS })).toBe(
+      deadLettersBefore,
+    );
   });
 
   it("loses none of a batch when one event in it fails: the others are applied, the early one retried, the refused one dead-lettered", async () => {

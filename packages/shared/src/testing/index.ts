@@ -1,5 +1,6 @@
 export * from "../wait-for.ts";
 export * from "./database.ts";
+export * from "./fault.ts";
 export * from "./metrics.ts";
 export * from "./namespace.ts";
 export * from "./platform.ts";
