@@ -1,7 +1,15 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { mailKind } from "./mail.ts";
 import { mailViolations, parsePgbenchTps } from "./measure.ts";
-import { parseKb, parseStat, readRss, readStat, usageOf } from "./proc.ts";
+import {
+  parseKb,
+  parseStat,
+  readRss,
+  readStat,
+  startSampler,
+  usageOf,
+  type Watched,
+} from "./proc.ts";
 
 describe("reading /proc", () => {
   it("parses a stat line whose command holds spaces and parentheses", () => {
@@ -29,6 +37,39 @@ describe("reading /proc", () => {
     expect(readRss(process.pid)).toBeGreaterThan(0);
     expect(usageOf({ label: "self", pid: process.pid })?.cpuSeconds).toBeGreaterThan(0);
     expect(readStat(2 ** 30)).toBeUndefined();
+  });
+});
+
+describe("the process sampler", () => {
+  it("samples a group's costly memory only every groupEvery-th time, and afresh at start and stop", () => {
+    vi.useFakeTimers();
+    try {
+      // each read returns the number of reads so far as CPU seconds
+      const reads: string[] = [];
+      const usage = (w: Watched) => {
+        reads.push(w.label);
+        return { cpuSeconds: reads.length, memoryBytes: 100 };
+      };
+      const sampler = startSampler(
+        [
+          { label: "service", pid: 1 },
+          { label: "postgres", pid: 2, withChildren: true },
+        ],
+        { intervalMs: 250, groupEvery: 4, usage },
+      );
+      vi.advanceTimersByTime(250 * 8);
+      const [service, postgres] = sampler.stop();
+
+      const count = (label: string) => reads.filter((r) => r === label).length;
+      expect(count("service")).toBe(1 + 8 + 1);
+      expect(count("postgres")).toBe(1 + 2 + 1);
+      // CPU is last read − first read: both taken at start and at stop
+      expect(postgres?.cpuSeconds).toBe(reads.lastIndexOf("postgres") - reads.indexOf("postgres"));
+      expect(service?.cpuSeconds).toBe(reads.lastIndexOf("service") - reads.indexOf("service"));
+      expect(reads.slice(-2)).toEqual(["service", "postgres"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
