@@ -291,32 +291,51 @@ describe("checkout.on-inventory-reservation-expired in set-based batches", () =>
     expect(await lateOutcomes("inventory.reservation_expired")).toBe(lateBefore + 1);
     expect(await fx.handled(EXPIRE, (events[3] as { id: string }).id)).toBe(true);
   });
+});
 
-  it("fails every checkout of a batch exactly once when one of them fails transiently", async () => {
-    const checkouts = [];
-    for (let i = 0; i < 6; i++) checkouts.push(await processingCheckout());
-    const events = checkouts.map(expiryOf);
-    const victim = events[3]?.id;
-    const faulty = failingOnce(
+/**
+ * Six checkouts failed by `spec` in one batch, one of whose events fails transiently after its
+ * effects: each checkout ends failed with `reason` and one checkout.failed, nothing dead-lettered.
+ */
+async function failSixDespiteAFault<
+  T extends "inventory.rejected" | "inventory.reservation_expired",
+>(spec: ConsumerSpec<T>, eventOf: (c: Processing) => Envelope<T, EventData<T>>, reason: string) {
+  const checkouts = [];
+  for (let i = 0; i < 6; i++) checkouts.push(await processingCheckout());
+  const events = checkouts.map(eventOf);
+  const victim = events[3]?.id;
+  const faulty = failingOnce(spec, (event) => event.id === victim);
+  const deadLettersBefore = await fx.counter("codflow_dead_letters_total", { consumer: spec.name });
+
+  await deliver(faulty.spec, events);
+
+  expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
+  expect(faulty.attempts()).toBeGreaterThan(1);
+  for (const [i, c] of checkouts.entries()) {
+    expect(await outcomeOf(c, events[i] as { id: string })).toMatchObject({
+      status: "failed",
+      failure: { reason },
+      activeOrderSlot: 0,
+      emitted: [{ causedByItsEvent: true, dataAsExpected: true }],
+    });
+  }
+  expect(await fx.counter("codflow_dead_letters_total", { consumer: spec.name })).toBe(
+    deadLettersBefore,
+  );
+}
+
+describe("a transient fault in a batch", () => {
+  it("still fails every rejected checkout of the batch exactly once", () =>
+    failSixDespiteAFault(
+      onInventoryRejected(outcomeDeps()),
+      (c) => rejectionOf(c, "out_of_stock"),
+      "out_of_stock",
+    ));
+
+  it("still fails every expired checkout of the batch exactly once", () =>
+    failSixDespiteAFault(
       onInventoryReservationExpired(outcomeDeps()),
-      (event) => event.id === victim,
-    );
-    const deadLettersBefore = await fx.counter("codflow_dead_letters_total", { consumer: EXPIRE });
-
-    await deliver(faulty.spec, events);
-
-    expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
-    expect(faulty.attempts()).toBeGreaterThan(1);
-    for (const [i, c] of checkouts.entries()) {
-      expect(await outcomeOf(c, events[i] as { id: string })).toMatchObject({
-        status: "failed",
-        failure: { reason: "reservation_expired" },
-        activeOrderSlot: 0,
-        emitted: [{ causedByItsEvent: true, dataAsExpected: true }],
-      });
-    }
-    expect(await fx.counter("codflow_dead_letters_total", { consumer: EXPIRE })).toBe(
-      deadLettersBefore,
-    );
-  });
+      expiryOf,
+      "reservation_expired",
+    ));
 });
