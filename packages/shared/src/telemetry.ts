@@ -131,12 +131,13 @@ export async function inSpan<T>(
 }
 
 /**
- * Runs `fn` in a Postgres transaction inside a `db.transaction <name>` client span, then the
- * after-commit work `fn` queued (see after-commit.ts), once the commit succeeded
- * (`db.system=postgresql`, `db.operation.name=<name>`), the one way services and the shared
- * messaging code open transactions. Example: `inTransaction(sql, "checkout.accept", (tx) => …)`.
+ * Runs `fn`, the statements of one transaction, inside a `db.transaction <name>` client span
+ * (`db.system=postgresql`, `db.operation.name=<name>`). inTransaction opens it for every explicit
+ * transaction; a single statement runs in it directly, as its own implicit transaction, since
+ * BEGIN and COMMIT around one statement are two round trips that change nothing.
+ * Example: `inDbSpan("outbox.mark-published", () => sql\`update outbox …\`)`.
  */
-export function inTransaction<T>(sql: Sql, name: string, fn: (tx: TxSql) => Promise<T>) {
+export function inDbSpan<T>(name: string, fn: () => Promise<T>) {
   return inSpan(
     `db.transaction ${name}`,
     {
@@ -147,19 +148,29 @@ export function inTransaction<T>(sql: Sql, name: string, fn: (tx: TxSql) => Prom
         "db.operation.name": name,
       },
     },
-    async () => {
-      let opened: TxSql | undefined;
-      try {
-        const result = (await sql.begin((tx) => {
-          opened = tx;
-          trackTransaction(tx);
-          return fn(tx);
-        })) as T;
-        if (opened) runAfterCommit(opened, sql);
-        return result;
-      } finally {
-        if (opened) forgetTransaction(opened);
-      }
-    },
+    fn,
   );
+}
+
+/**
+ * Runs `fn` in a Postgres transaction inside its `db.transaction <name>` span (inDbSpan), then
+ * the after-commit work `fn` queued (see after-commit.ts), once the commit succeeded: the one
+ * way services and the shared messaging code open transactions.
+ * Example: `inTransaction(sql, "checkout.accept", (tx) => …)`.
+ */
+export function inTransaction<T>(sql: Sql, name: string, fn: (tx: TxSql) => Promise<T>) {
+  return inDbSpan(name, async () => {
+    let opened: TxSql | undefined;
+    try {
+      const result = (await sql.begin((tx) => {
+        opened = tx;
+        trackTransaction(tx);
+        return fn(tx);
+      })) as T;
+      if (opened) runAfterCommit(opened, sql);
+      return result;
+    } finally {
+      if (opened) forgetTransaction(opened);
+    }
+  });
 }

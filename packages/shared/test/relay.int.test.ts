@@ -1,3 +1,4 @@
+import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendToOutbox, startOutboxRelay, streamName, uuidv7Floor } from "../src/index.ts";
@@ -106,6 +107,47 @@ describe("outbox relay", () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  it("publishes a batch with two statements and no transaction around them: the claim and the mark", async () => {
+    const statements: string[] = [];
+    const sql = postgres(fx.databaseUrl, {
+      max: 2,
+      onnotice: () => {},
+      debug: (_connection, query) =>
+        statements.push(query.trim().split(/\s+/)[0]?.toLowerCase() ?? ""),
+    });
+    const ids = (
+      await fx.sql.begin((tx) =>
+        appendToOutbox(
+          tx,
+          fx.namespace,
+          [1, 2, 3].map((i) => ({
+            type: "checkout.requested" as const,
+            data: requestedData(),
+            correlationId: `batch-${i}`,
+          })),
+        ),
+      )
+    ).map((e) => e.id);
+    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000 });
+    try {
+      await waitFor(
+        async () =>
+          (
+            await fx.sql`select 1 from outbox where id = any(${ids}::uuid[]) and published_at is not null`
+          ).length === 3,
+        { what: "the batch marked published" },
+      );
+    } finally {
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    }
+    // from the claim (`with due as (…) update outbox …`) on: the mark, then retention's delete
+    const fromClaim = statements.slice(statements.indexOf("with"));
+    expect(fromClaim.slice(0, 2)).toEqual(["with", "update"]);
+    expect(statements).not.toContain("begin");
+    expect(statements).not.toContain("commit");
   });
 
   it("skips a row another transaction holds, and publishes it once that holder dies", async () => {

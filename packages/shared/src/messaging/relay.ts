@@ -4,9 +4,9 @@ import { type Logger, redactPii } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import {
   extractTraceContext,
+  inDbSpan,
   injectTraceContext,
   inSpan,
-  inTransaction,
   SpanKind,
   tracer,
 } from "../telemetry.ts";
@@ -111,11 +111,11 @@ export function startOutboxRelay({
       const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
       const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
       if (sent.length > 0) {
-        await inTransaction(
-          sql,
+        // one statement, its own transaction: no BEGIN and COMMIT round trips around it
+        await inDbSpan(
           "outbox.mark-published",
-          (tx) => tx`update outbox set published_at = now(), locked_until = null, last_error = null
-                     where id = any(${sent}::uuid[])`,
+          () => sql`update outbox set published_at = now(), locked_until = null, last_error = null
+                    where id = any(${sent}::uuid[])`,
         );
       }
       if (failed.length > 0) {
