@@ -1,13 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import {
-  connectBroker,
-  createLogger,
-  DEV_JWT_SECRET,
-  STREAM_CONTEXTS,
-  streamName,
-} from "@codflow/shared";
+import { DEV_JWT_SECRET, deleteNamespaceStreamsAt } from "@codflow/shared";
 import { freePort } from "@codflow/shared/testing";
 import postgres from "postgres";
 import type { SystemDatabases } from "../../test/support/invariants.ts";
@@ -216,7 +210,7 @@ export async function startBenchStack({
     await sms.close();
     await mail.close();
     images?.remove();
-    await deleteStreams(natsUrl, namespace);
+    await deleteNamespaceStreamsAt(natsUrl, namespace);
   };
 
   const deadline = Date.now() + READY_DEADLINE_MS;
@@ -277,18 +271,3 @@ async function dropBenchDatabases(env: NodeJS.ProcessEnv) {
 }
 
 /** The run's streams go with it: each run has a namespace of its own. */
-async function deleteStreams(url: string, namespace: string) {
-  const broker = await connectBroker({
-    url,
-    namespace,
-    name: "bench",
-    logger: createLogger({ service: "bench", level: "silent" }),
-  });
-  try {
-    for (const context of STREAM_CONTEXTS) {
-      await broker.jsm.streams.delete(streamName(namespace, context)).catch(() => false);
-    }
-  } finally {
-    await broker.close();
-  }
-}

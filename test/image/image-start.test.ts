@@ -20,7 +20,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectBroker, createLogger } from "@codflow/shared";
+import { deleteNamespaceStreamsAt } from "@codflow/shared";
 import {
   freePort,
   TEST_NATS_URL,
@@ -103,16 +103,7 @@ afterAll(async () => {
   } finally {
     await admin.end();
   }
-  const broker = await connectBroker({
-    url: TEST_NATS_URL,
-    namespace,
-    name: "image-check",
-    logger: createLogger({ service: "image-check", level: "silent" }),
-  });
-  for await (const name of broker.jsm.streams.names()) {
-    if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
-  }
-  await broker.close();
+  await deleteNamespaceStreamsAt(TEST_NATS_URL, namespace);
   await Promise.all([mail?.close(), sms?.close(), otlp?.close()]);
   images?.remove();
 });

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { deleteNamespaceStreamsAt } from "@codflow/shared";
 import {
   freePort,
   TEST_NATS_URL,
@@ -135,6 +136,7 @@ describe("each service's own database role", () => {
 
   it("starts a service as its role: ready with its database and broker", async () => {
     const port = await freePort();
+    const namespace = uniqueNamespace("roles");
     const service = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: fileURLToPath(new URL("../../services/checkout", import.meta.url)),
       env: {
@@ -144,7 +146,7 @@ describe("each service's own database role", () => {
         PORT: String(port),
         DATABASE_URL: databases[0]?.url,
         NATS_URL: TEST_NATS_URL,
-        NATS_NAMESPACE: uniqueNamespace("roles"),
+        NATS_NAMESPACE: namespace,
       },
       stdio: "ignore",
     });
@@ -163,6 +165,7 @@ describe("each service's own database role", () => {
     } finally {
       service.kill("SIGTERM");
       await exited;
+      await deleteNamespaceStreamsAt(TEST_NATS_URL, namespace);
     }
   }, 60_000);
 

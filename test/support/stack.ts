@@ -4,7 +4,7 @@ import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { migrateDatabase } from "@codflow/shared";
+import { deleteNamespaceStreamsAt, migrateDatabase } from "@codflow/shared";
 import {
   createTestDatabase,
   freePort,
@@ -153,6 +153,8 @@ export async function startStack({
   const stop = async () => {
     await Promise.all([...processes.keys()].map((s) => kill(s)));
     await Promise.all(Object.values(databases).map((d) => d.drop()));
+    // a test's private broker may be gone already, and its streams with it
+    await deleteNamespaceStreamsAt(natsUrl, namespace).catch(() => {});
     await sms.close();
   };
 

@@ -1,4 +1,6 @@
 import {
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
@@ -7,7 +9,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
-import type { Logger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 
 export interface Broker {
   nc: NatsConnection;
@@ -28,6 +30,36 @@ export const streamName = (namespace: string, context: StreamContext) =>
   `${namespace}_${context}`.toUpperCase();
 export const deadLetterSubject = (namespace: string, consumer: string) =>
   `${namespace}.deadletter.${consumer}`;
+
+/**
+ * Deletes a namespace's streams, and with them their consumers: what a test or a benchmark run
+ * leaves on a shared broker otherwise (each e2e stack's four streams and ~30 consumers). A stream
+ * already gone is skipped.
+ */
+export async function deleteNamespaceStreams(jsm: JetStreamManager, namespace: string) {
+  for (const context of STREAM_CONTEXTS) {
+    await jsm.streams.delete(streamName(namespace, context)).catch((err: unknown) => {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) {
+        throw err;
+      }
+    });
+  }
+}
+
+/** deleteNamespaceStreams over a connection of its own to `url`, closed afterwards. */
+export async function deleteNamespaceStreamsAt(url: string, namespace: string) {
+  const broker = await connectBroker({
+    url,
+    namespace,
+    name: "namespace-cleanup",
+    logger: createLogger({ service: "namespace-cleanup", level: "silent" }),
+  });
+  try {
+    await deleteNamespaceStreams(broker.jsm, namespace);
+  } finally {
+    await broker.close();
+  }
+}
 
 /** How long JetStream de-duplicates by Nats-Msg-Id; published outbox rows live far longer. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;

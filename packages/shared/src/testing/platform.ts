@@ -4,7 +4,12 @@ import { createDatabase } from "../db.ts";
 import { type Envelope, type EventData, type EventType, eventCatalog } from "../events/index.ts";
 import { createTokenVerifier } from "../http/auth.ts";
 import { createLogger } from "../log.ts";
-import { connectBroker, ensureStreams, subjectFor } from "../messaging/nats.ts";
+import {
+  connectBroker,
+  deleteNamespaceStreams,
+  ensureStreams,
+  subjectFor,
+} from "../messaging/nats.ts";
 import { createMetrics } from "../metrics.ts";
 import { createTestDatabase } from "./database.ts";
 import { uniqueNamespace } from "./namespace.ts";
@@ -116,9 +121,7 @@ export async function startTestPlatform(
 
     async close() {
       await Promise.all(tracked.splice(0).map((running) => running.stop()));
-      for await (const name of broker.jsm.streams.names()) {
-        if (name.startsWith(namespace.toUpperCase())) await broker.jsm.streams.delete(name);
-      }
+      await deleteNamespaceStreams(broker.jsm, namespace);
       await broker.close();
       await database.close();
       await testDb.drop();
