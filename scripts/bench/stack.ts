@@ -269,5 +269,3 @@ async function dropBenchDatabases(env: NodeJS.ProcessEnv) {
     await admin.end();
   }
 }
-
-/** The run's streams go with it: each run has a namespace of its own. */

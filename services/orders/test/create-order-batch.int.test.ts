@@ -60,9 +60,10 @@ async function startOrders({ setBased, vendorId }: { setBased: boolean; vendorId
     send: <T extends EventType>(envelope: Envelope<T, EventData<T>>) =>
       platform.publish(envelope.type, envelope.data, { envelope, msgID: uuidv7() }),
     /** Starts consumer `name`; it takes what was published before it started as batches. */
-    start(name: keyof typeof specs) {
+    /** `spec` stands in for the named consumer's own (the same durable), e.g. with a fault. */
+    start(name: keyof typeof specs, spec = specs[name] as ConsumerSpec<EventType>) {
       running.push(
-        startConsumer(platform.consumerDeps, recorded(specs[name] as ConsumerSpec<EventType>), {
+        startConsumer(platform.consumerDeps, recorded(spec), {
           batchSize: 50,
           baseBackoffMs: 100,
           maxBackoffMs: 500,
@@ -286,15 +287,9 @@ describe("orders' consumers in set-based batches", () => {
     });
     for (const x of checkouts) await fx.send(x.requested);
 
-    const running = startConsumer(fx.consumerDeps, faulty.spec, {
-      batchSize: 50,
-      baseBackoffMs: 50,
-    });
-    try {
-      await fx.settled(CONTACTS);
-    } finally {
-      await running.stop();
-    }
+    fx.start(CONTACTS, faulty.spec as ConsumerSpec<EventType>);
+    await fx.settled(CONTACTS);
+    await fx.stopConsumers();
 
     expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
     expect(faulty.attempts()).toBeGreaterThan(1);
