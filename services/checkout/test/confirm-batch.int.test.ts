@@ -8,7 +8,7 @@ import {
   type RunningConsumer,
   startConsumer,
 } from "@codflow/shared";
-import { makeEnvelope, waitFor } from "@codflow/shared/testing";
+import { failingOnce, makeEnvelope, waitFor } from "@codflow/shared/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markCheckoutFailed } from "../src/db/checkout-outcomes.ts";
@@ -61,9 +61,12 @@ function confirmConsumer({ setBased }: { setBased: boolean }): ConsumerSpec<"inv
  * Publishes `events` (each under a fresh Msg-Id, so a repeat is a redelivery), then starts the
  * consumer, which takes them as batches, and waits until it has settled every one.
  */
-async function deliver(events: Committed[], { setBased = true } = {}) {
+async function deliver(
+  events: Committed[],
+  { setBased = true, spec = confirmConsumer({ setBased }) } = {},
+) {
   for (const e of events) await fx.publish(e.type, e.data, { envelope: e, msgID: uuidv7() });
-  running = startConsumer(fx.consumerDeps, confirmConsumer({ setBased }), {
+  running = startConsumer(fx.consumerDeps, spec, {
     batchSize: 50,
     baseBackoffMs: 50,
   });
@@ -270,6 +273,34 @@ describe("checkout.on-inventory-committed in set-based batches, repeats and fail
       expect(await confirmedOf(c.checkoutId)).toHaveLength(1);
       expect((await c.shopper.cart()).lines).toEqual([]);
     }
+  });
+
+  it("confirms every checkout of a batch exactly once when one of them fails transiently", async () => {
+    const checkouts = [];
+    for (let i = 0; i < 6; i++) checkouts.push(await processingCheckout());
+    const victim = checkouts[3]?.committed.id;
+    const faulty = failingOnce(
+      onInventoryCommitted({ logger: fx.logger, metrics: fx.checkoutMetrics }),
+      (event) => event.id === victim,
+    );
+    const deadLettersBefore = await fx.counter("codflow_dead_letters_total", { consumer: CONFIRM });
+
+    await deliver(
+      checkouts.map((c) => c.committed),
+      { spec: faulty.spec },
+    );
+
+    expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
+    expect(faulty.attempts()).toBeGreaterThan(1);
+    for (const c of checkouts) {
+      const [emitted, ...more] = await confirmedOf(c.checkoutId);
+      expect(more).toEqual([]);
+      expect(emitted?.causationId).toBe(c.committed.id);
+      expect((await c.shopper.cart()).lines).toEqual([]);
+    }
+    expect(await fx.counter("codflow_dead_letters_total", { consumer: CONFIRM })).toBe(
+      deadLettersBefore,
+    );
   });
 
   it("wakes every Prefer: wait request of a batch by its notification, with no periodic re-read to fall back on", async () => {
