@@ -1,6 +1,5 @@
 import { waitFor } from "@codflow/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import { mailsTo } from "../support/failure-kit.ts";
 import { checkInvariant } from "../support/invariants.ts";
 import {
@@ -12,14 +11,12 @@ import {
 import { waitForQuiescence } from "../support/quiescence.ts";
 
 let outage: MailOutage;
-let sink: MailSink | undefined;
 
 beforeAll(async () => {
   outage = await startWithSmtpDown();
 }, 120_000);
 
 afterAll(async () => {
-  await sink?.close();
   await outage?.stop();
 });
 
@@ -38,7 +35,7 @@ describe("SMTP is down, then back within the retry window (issue 3, item 10)", (
     expect(pending.status).toBe("pending");
     expect(pending.lastError).toMatch(/\S/);
 
-    sink = await startMailSink({ smtpPort: outage.smtpPort, httpPort: 0 });
+    const sink = await outage.smtpBack();
     await waitFor(
       async () => (await confirmationEmailTo(db.notifier, buyer.email))?.status === "sent",
       { timeoutMs: 20_000, what: "the email sent once SMTP is back" },

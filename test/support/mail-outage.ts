@@ -1,6 +1,7 @@
-import { freePort } from "@codflow/shared/testing";
+import { createServer, type Server, type Socket } from "node:net";
 import type postgres from "postgres";
 import { expect } from "vitest";
+import { type MailSink, startMailSink } from "../../scripts/lib/mail-sink.ts";
 import {
   connectDatabases,
   type Databases,
@@ -9,28 +10,66 @@ import {
 } from "./failure-kit.ts";
 import { type Stack, startStack } from "./stack.ts";
 
-/** A stack whose SMTP server is away: nothing listens on `smtpPort` until a test starts a sink. */
+/** A stack whose SMTP server is down: it refuses every session until `smtpBack`. */
 export interface MailOutage {
-  smtpPort: number;
   stack: Stack;
   shop: Storefront;
   db: Databases;
+  /** A mail sink on the SMTP port the notifier uses, in place of the refusing server. */
+  smtpBack(): Promise<MailSink>;
   stop(): Promise<void>;
+}
+
+/**
+ * An SMTP server that is down for maintenance: it greets every session with 421 and closes it,
+ * so each sending attempt fails at once. It holds its port meanwhile: a port merely left unbound
+ * can be taken by another test file's process running in parallel (an HTTP server that never
+ * greets, so each attempt waited out nodemailer's 10 s greeting timeout instead of failing).
+ */
+async function refuseSmtp(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    socket.end("421 4.3.2 Service not available, closing transmission channel\r\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  if (typeof address !== "object" || !address) throw new Error("the refusing SMTP has no port");
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Starts the stack with SMTP down and retries 200 ms apart (doubling); `env` adds settings. */
 export async function startWithSmtpDown(env: Record<string, string> = {}): Promise<MailOutage> {
-  const smtpPort = await freePort();
+  const refusing = await refuseSmtp();
+  let sink: MailSink | undefined;
   const stack = await startStack({
-    env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, NOTIFY_RETRY_BASE_MS: "200", ...env },
+    env: { SMTP_URL: `smtp://127.0.0.1:${refusing.port}`, NOTIFY_RETRY_BASE_MS: "200", ...env },
   });
   const db = connectDatabases(stack);
   return {
-    smtpPort,
     stack,
     shop: await openStorefront(stack),
     db,
+    smtpBack: async () => {
+      await refusing.close();
+      sink = await startMailSink({ smtpPort: refusing.port, httpPort: 0 });
+      return sink;
+    },
     stop: async () => {
+      await refusing.close();
+      await sink?.close();
       await db.end();
       await stack.stop();
     },
