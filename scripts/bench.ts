@@ -17,6 +17,7 @@ import {
   ANALYZE_EVERY_MS,
   analyzeDatabases,
   commitsSoFar,
+  databaseNames,
   mailViolations,
   messagesSoFar,
   pgbenchTps,
@@ -41,6 +42,13 @@ import {
   waitForVariant,
 } from "./bench/seed.ts";
 import { type BenchStack, startBenchStack, targetStack } from "./bench/stack.ts";
+import {
+  ENABLE_STATEMENTS_HINT,
+  oneLine,
+  probeStatements,
+  type StatementsReport,
+  statementsBetween,
+} from "./bench/statements.ts";
 import { distribution, ratePerSecond, tally } from "./bench/stats.ts";
 import { apiClient } from "./lib/api.ts";
 import { bold, green, red, scriptLogger } from "./lib/output.ts";
@@ -251,6 +259,24 @@ function printProcesses(reports: readonly ProcessReport[]) {
   }
 }
 
+function printStatements(report: StatementsReport | undefined) {
+  if (!report) {
+    console.log(`  PostgreSQL statements                not counted: ${ENABLE_STATEMENTS_HINT}`);
+    return;
+  }
+  console.log(
+    [
+      `  PostgreSQL statements                ${report.statementsPerOrder.toFixed(1)} (BEGIN and COMMIT included), ${report.execMsPerOrder.toFixed(2)} ms of execution`,
+      bold("PostgreSQL's top statements by execution time (pg_stat_statements, over the run)"),
+      "   share  per order   mean ms  rows/call  database   statement",
+      ...report.top.map(
+        (t) =>
+          `  ${(t.share * 100).toFixed(1).padStart(5)} %  ${t.callsPerOrder.toFixed(2).padStart(9)}  ${t.meanMs.toFixed(3).padStart(8)}  ${(t.rows / t.calls).toFixed(1).padStart(9)}  ${t.database.replace(/^codflow_bench_/, "").padEnd(9)}  ${oneLine(t.query, 90)}`,
+      ),
+    ].join("\n"),
+  );
+}
+
 function printProfiles(dir: string) {
   const share = (ms: number, of: number) => `${((ms / of) * 100).toFixed(1).padStart(5)} %`;
   for (const [label, p] of summariseProfiles(dir, 10)) {
@@ -433,6 +459,9 @@ async function main() {
     const idleCommitsPerSecond =
       (commitsBefore - idleFrom.commits) / ((performance.now() - idleFrom.at) / 1000);
     const messagesBefore = await messagesSoFar(stack.natsUrl, stack.namespace);
+    const statements = await probeStatements(adminUrl, databaseNames(stack.databaseUrls));
+    if (!statements.available) log.warn(`PostgreSQL's top statements: ${statements.reason}`);
+    const statementsBefore = statements.available ? await statements.snapshot() : undefined;
 
     const sampler = startSampler(watched);
     const timedFrom = performance.now();
@@ -516,6 +545,11 @@ async function main() {
       idleCommitsPerSecond * ((performance.now() - settledAt) / 1000 + timedSeconds);
     const accepted = allOutcomes.filter((o) => o.outcome.checkoutId);
     const orders = accepted.length;
+    let statementsReport: StatementsReport | undefined;
+    if (statements.available && statementsBefore) {
+      statementsReport = statementsBetween(statementsBefore, await statements.snapshot(), orders);
+      await statements.close();
+    }
 
     log.info("checking the invariant…");
     const violations = await checkInvariant(stack.databaseUrls);
@@ -591,6 +625,7 @@ async function main() {
           : []),
       ].join("\n"),
     );
+    printStatements(statementsReport);
     if (soakEnd) {
       console.log(
         bold(`soak: per service after warm-up (${(warmUpMs / 1000).toFixed(0)} s) → end`),
@@ -645,6 +680,7 @@ async function main() {
           },
           natsMessages: { total: messages, perOrder: orders > 0 ? messages / orders : null },
           pgbench,
+          statements: statementsReport ?? null,
           soak: soakEnd
             ? { warmUpSeconds: warmUpMs / 1000, start: soakStart, end: soakEnd }
             : undefined,

@@ -7,7 +7,8 @@ import { readStat } from "./proc.ts";
 
 /** Counters read before and after a run: PostgreSQL commits, JetStream messages, pgbench. */
 
-const databaseNames = (dbs: SystemDatabases) =>
+/** The four databases' names. */
+export const databaseNames = (dbs: SystemDatabases) =>
   Object.values(dbs).map((url) => decodeURIComponent(new URL(url).pathname.slice(1)));
 
 /** Committed transactions so far in the four databases (pg_stat_database.xact_commit). */
