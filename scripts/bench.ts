@@ -65,6 +65,9 @@ const USAGE = `usage: pnpm bench [options]
   --cpu-prof          each service and the gateway run with node --cpu-prof: their profiles
                       (bench-results/<time>-profiles/, for Chrome DevTools) and the top functions
                       and packages by self time are printed after the stack stops
+  --pg-socket DIR     the services (and the bench) reach PostgreSQL over its Unix-domain socket
+                      in DIR (e.g. /var/run/postgresql) instead of TCP: POSTGRES_ADMIN_URL
+                      gets ?host=DIR, and each service's bench database URL with it
   --url URL           benchmark a running stack (pnpm start) at this gateway URL instead
   --scenario NAME     normal (default) or flash-sale (--customers race for --flash-stock units of one variant)
   --customers N       flash sale: how many customers race (default 10000)
@@ -97,6 +100,7 @@ function options() {
       duration: { type: "string" },
       replicas: { type: "string", default: "1" },
       url: { type: "string" },
+      "pg-socket": { type: "string" },
       build: { type: "boolean", default: false },
       "cpu-prof": { type: "boolean", default: false },
       scenario: { type: "string", default: "normal" },
@@ -139,7 +143,12 @@ function options() {
     console.error(`--seed must be api, db or auto\n${USAGE}`);
     process.exit(2);
   }
-  for (const own of ["build", "cpu-prof"] as const) {
+  const pgSocket = values["pg-socket"];
+  if (pgSocket !== undefined && !pgSocket.startsWith("/")) {
+    console.error(`--pg-socket must be an absolute directory, not ${pgSocket}\n${USAGE}`);
+    process.exit(2);
+  }
+  for (const own of ["build", "cpu-prof", "pg-socket"] as const) {
     if (values[own] && values.url) {
       console.error(
         `--${own} needs the services the bench starts; it cannot go with --url\n${USAGE}`,
@@ -158,6 +167,7 @@ function options() {
       : positive("duration", values.duration, values.soak ? 600 : 60),
     replicas: positive("replicas", values.replicas, 1),
     url: values.url,
+    pgSocket,
     build: values.build,
     cpuProf: values["cpu-prof"],
     customers,
@@ -324,6 +334,11 @@ async function soakSnapshot(stack: BenchStack, watched: readonly Watched[]) {
 async function main() {
   const opts = options();
   const env = { ...process.env };
+  if (opts.pgSocket) {
+    const url = new URL(postgresAdminUrl(env));
+    url.searchParams.set("host", opts.pgSocket);
+    env.POSTGRES_ADMIN_URL = url.toString();
+  }
   const adminUrl = postgresAdminUrl(env);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const resultsDir = join(REPO_ROOT, "bench-results");

@@ -4,16 +4,16 @@
  * and applies its migrations as that role, one service after another. A service's database is
  * `<SERVICE>_DATABASE_URL`, else the dev default postgres://codflow_<service>@127.0.0.1:5432/codflow_<service>.
  */
-import { canConnect, postgresEndpoints } from "./lib/infra.ts";
+import { postgresEndpoints, reachable, where } from "./lib/infra.ts";
 import { migrateAll } from "./lib/migrations.ts";
 import { scriptLogger } from "./lib/output.ts";
 
 const log = scriptLogger("migrate");
 
-for (const { host, port, source } of postgresEndpoints(process.env)) {
-  if (!(await canConnect(host, port))) {
+for (const endpoint of postgresEndpoints(process.env)) {
+  if (!(await reachable(endpoint))) {
     log.error(
-      `PostgreSQL at ${host}:${port} (from ${source}) does not accept connections; ` +
+      `PostgreSQL at ${where(endpoint)} (from ${endpoint.source}) does not accept connections; ` +
         "`pnpm start` starts a local one when it is installed",
     );
     process.exit(1);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:http";
+import { connectPostgres } from "@codflow/shared";
 import pRetry from "p-retry";
-import postgres from "postgres";
 import { checkoutBodyFor } from "../lib/api.ts";
 import { arrivalOffsets, dueCount } from "./schedule.ts";
 import type { BenchCustomer } from "./seed.ts";
@@ -197,7 +197,7 @@ export async function settleFromDatabase(
   outcomes: CheckoutOutcome[],
   customerIds: readonly string[],
 ): Promise<string[]> {
-  const sql = postgres(checkoutUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(checkoutUrl, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql<
       {

@@ -1,6 +1,12 @@
 import { spawn } from "node:child_process";
-import { connectBroker, createLogger, STREAM_CONTEXTS, streamName } from "@codflow/shared";
-import postgres from "postgres";
+import {
+  connectBroker,
+  connectPostgres,
+  createLogger,
+  STREAM_CONTEXTS,
+  socketDirectoryOf,
+  streamName,
+} from "@codflow/shared";
 import type { SystemDatabases } from "../../test/support/invariants.ts";
 import type { MailCounts } from "./mail.ts";
 import { readStat } from "./proc.ts";
@@ -13,7 +19,7 @@ export const databaseNames = (dbs: SystemDatabases) =>
 
 /** Committed transactions so far in the four databases (pg_stat_database.xact_commit). */
 export async function commitsSoFar(adminUrl: string, dbs: SystemDatabases): Promise<number> {
-  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     const [row] = await sql<{ n: string }[]>`
       select coalesce(sum(xact_commit), 0)::text as n from pg_stat_database
@@ -42,7 +48,9 @@ export async function analyzeDatabases(
   dbs: SystemDatabases,
   onError: (error: Error) => void,
 ): Promise<{ autovacuum: boolean; stop(): Promise<void> }> {
-  const clients = Object.values(dbs).map((url) => postgres(url, { max: 1, onnotice: () => {} }));
+  const clients = Object.values(dbs).map((url) =>
+    connectPostgres(url, { max: 1, onnotice: () => {} }),
+  );
   const analyzeAll = async () => {
     for (const sql of clients) await sql`analyze`;
   };
@@ -103,7 +111,7 @@ export async function messagesSoFar(natsUrl: string, namespace: string): Promise
 
 /** The pid of the PostgreSQL postmaster serving `adminUrl`, when it runs on this machine. */
 export async function postmasterPid(adminUrl: string): Promise<number | undefined> {
-  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
     const backend = row ? readStat(row.pid) : undefined;
@@ -146,13 +154,13 @@ export async function pgbenchTps(adminUrl: string, seconds: number): Promise<num
   const scratch = `codflow_bench_pgbench_${process.pid}`;
   const connection = [
     "-h",
-    url.hostname,
+    socketDirectoryOf(adminUrl) ?? url.hostname,
     "-p",
     url.port || "5432",
     "-U",
     decodeURIComponent(url.username) || "postgres",
   ];
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const admin = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`drop database if exists "${scratch}" with (force)`);
     await admin.unsafe(`create database "${scratch}"`);

@@ -1,7 +1,6 @@
 import { randomInt, randomUUID } from "node:crypto";
-import { DEV_JWT_SECRET } from "@codflow/shared";
+import { connectPostgres, DEV_JWT_SECRET } from "@codflow/shared";
 import { signToken, waitFor } from "@codflow/shared/testing";
-import postgres from "postgres";
 import { type ApiClient, adminToken, verifyPhone } from "../lib/api.ts";
 import type { SmsInbox } from "../lib/sms-sink.ts";
 
@@ -137,7 +136,7 @@ export async function seedCustomersInDatabase(
   customers: readonly BenchCustomer[],
   variantOf: (i: number) => string,
 ) {
-  const sql = postgres(checkoutUrl, { max: 4, onnotice: () => {} });
+  const sql = connectPostgres(checkoutUrl, { max: 4, onnotice: () => {} });
   try {
     const batches: number[] = [];
     for (let from = 0; from < customers.length; from += 5_000) batches.push(from);

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DEV_JWT_SECRET, deleteNamespaceStreamsAt } from "@codflow/shared";
+import { connectPostgres, DEV_JWT_SECRET, deleteNamespaceStreamsAt } from "@codflow/shared";
 import { freePort } from "@codflow/shared/testing";
-import postgres from "postgres";
 import type { SystemDatabases } from "../../test/support/invariants.ts";
 import type { BuiltService } from "../image/build.ts";
 import { type BuiltImages, buildImages } from "../image/check.ts";
@@ -260,7 +259,7 @@ export async function startBenchStack({
 }
 
 async function dropBenchDatabases(env: NodeJS.ProcessEnv) {
-  const admin = postgres(postgresAdminUrl(env), { max: 1, onnotice: () => {} });
+  const admin = connectPostgres(postgresAdminUrl(env), { max: 1, onnotice: () => {} });
   try {
     for (const { name } of SERVICES) {
       await admin.unsafe(`drop database if exists "codflow_bench_${name}" with (force)`);

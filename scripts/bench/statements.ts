@@ -1,4 +1,4 @@
-import postgres from "postgres";
+import { connectPostgres } from "@codflow/shared";
 
 /**
  * PostgreSQL's statements during a run, from `pg_stat_statements`: which statements the
@@ -48,7 +48,7 @@ export async function probeStatements(
   adminUrl: string,
   databases: readonly string[],
 ): Promise<StatementsProbe> {
-  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   const snapshot = async (): Promise<StatementSnapshot> => {
     const rows = await sql<
       {

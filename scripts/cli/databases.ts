@@ -1,4 +1,5 @@
-import postgres from "postgres";
+import { connectPostgres } from "@codflow/shared";
+import type postgres from "postgres";
 
 export const BACKENDS = ["checkout", "inventory", "orders", "notifier"] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -48,7 +49,7 @@ export async function connectReadOnly<S extends Backend>(
         const url = urls[service];
         let sql: ReadOnlySql;
         try {
-          sql = postgres(url, {
+          sql = connectPostgres(url, {
             max: 1,
             connect_timeout: 5,
             idle_timeout: 5,

@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync } from "node:
 import { connect } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
+import { socketDirectoryOf } from "@codflow/shared";
 import type { ScriptLogger } from "./output.ts";
 import { databaseUrlFor, SERVICES } from "./services.ts";
 import { waitUntil } from "./wait.ts";
@@ -13,8 +14,16 @@ export class InfrastructureMissing extends Error {
 
 /** Whether something accepts TCP connections on host:port. */
 export function canConnect(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return canReach({ host, port }, timeoutMs);
+}
+
+/** Whether something accepts connections on host:port, or on the Unix-domain socket `path`. */
+function canReach(
+  to: { host: string; port: number } | { path: string },
+  timeoutMs = 1_000,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    const socket = connect(to);
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -28,22 +37,35 @@ export function canConnect(host: string, port: number, timeoutMs = 1_000): Promi
 interface Endpoint {
   host: string;
   port: number;
+  /** The Unix-domain socket file, when the URL names a socket directory (`?host=/dir`). */
+  path?: string;
   /** Which setting named it, for the message when it is unreachable. */
   source: string;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
-const isLocalDefault = (e: Endpoint, port: number) => LOOPBACK.has(e.host) && e.port === port;
+/** On this machine (loopback or a local socket) at the default port: one we may start. */
+const isLocalDefault = (e: Endpoint, port: number) =>
+  (e.path !== undefined || LOOPBACK.has(e.host)) && e.port === port;
+/** host:port, or the socket file. */
+export const where = (e: Endpoint) => e.path ?? `${e.host}:${e.port}`;
+export const reachable = (e: Endpoint) => canReach(e.path ? { path: e.path } : e);
 
 function endpointOf(url: string, defaultPort: number, source: string): Endpoint {
   const parsed = new URL(url);
-  return { host: parsed.hostname || "127.0.0.1", port: Number(parsed.port || defaultPort), source };
+  const port = Number(parsed.port || defaultPort);
+  const directory = socketDirectoryOf(url);
+  return {
+    host: parsed.hostname || "127.0.0.1",
+    port,
+    ...(directory ? { path: join(directory, `.s.PGSQL.${port}`) } : {}),
+    source,
+  };
 }
 
 function distinct(endpoints: Endpoint[]): Endpoint[] {
   const seen = new Map<string, Endpoint>();
-  for (const e of endpoints)
-    if (!seen.has(`${e.host}:${e.port}`)) seen.set(`${e.host}:${e.port}`, e);
+  for (const e of endpoints) if (!seen.has(where(e))) seen.set(where(e), e);
   return [...seen.values()];
 }
 
@@ -84,11 +106,12 @@ const sudo = process.getuid?.() === 0 ? "" : "sudo ";
  */
 export async function ensurePostgres(env: NodeJS.ProcessEnv, log: ScriptLogger): Promise<void> {
   for (const endpoint of postgresEndpoints(env)) {
-    const { host, port, source } = endpoint;
-    if (await canConnect(host, port)) continue;
+    const { source } = endpoint;
+    const at = where(endpoint);
+    if (await reachable(endpoint)) continue;
     if (!isLocalDefault(endpoint, 5432)) {
       throw new InfrastructureMissing(
-        `PostgreSQL at ${host}:${port} (from ${source}) does not accept connections`,
+        `PostgreSQL at ${at} (from ${source}) does not accept connections`,
       );
     }
     const versions = existsSync("/etc/postgresql")
@@ -97,7 +120,7 @@ export async function ensurePostgres(env: NodeJS.ProcessEnv, log: ScriptLogger):
     const pgCtlCluster = findExecutable("pg_ctlcluster");
     if (!pgCtlCluster || versions.length === 0) {
       throw new InfrastructureMissing(
-        `PostgreSQL is not running on ${host}:${port} and is not installed. Install it with:\n` +
+        `PostgreSQL is not running on ${at} and is not installed. Install it with:\n` +
           `  ${sudo}apt-get update && ${sudo}apt-get install -y postgresql postgresql-contrib`,
       );
     }
@@ -113,8 +136,8 @@ export async function ensurePostgres(env: NodeJS.ProcessEnv, log: ScriptLogger):
         `could not start PostgreSQL: pg_ctlcluster ${version} main start exited with ${started.status}`,
       );
     }
-    await waitUntil(`PostgreSQL on ${host}:${port}`, () => canConnect(host, port), 30_000);
-    log.info(`PostgreSQL ${version} is up on ${host}:${port}`);
+    await waitUntil(`PostgreSQL on ${at}`, () => reachable(endpoint), 30_000);
+    log.info(`PostgreSQL ${version} is up on ${at}`);
   }
 }
 

@@ -1,4 +1,5 @@
-import postgres from "postgres";
+import { connectPostgres, socketDirectoryOf } from "@codflow/shared";
+import type postgres from "postgres";
 import type { ScriptLogger } from "./output.ts";
 import { redactUrl } from "./services.ts";
 
@@ -33,7 +34,9 @@ function identifier(value: string, what: string, source: ServiceDatabase): strin
   return `"${value}"`;
 }
 
-const clusterOf = (url: URL) => `${url.hostname}:${url.port || "5432"}`;
+/** host:port, or socket-directory:port for a URL that names a Unix-domain socket. */
+const clusterOf = (url: URL) =>
+  `${socketDirectoryOf(url.toString()) ?? url.hostname}:${url.port || "5432"}`;
 
 /**
  * Least privilege per service: for each service a LOGIN role (no superuser, createdb or
@@ -52,7 +55,7 @@ export async function provisionServiceDatabases({
   log?: ScriptLogger;
 }): Promise<void> {
   const adminCluster = clusterOf(new URL(adminUrl));
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const admin = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     for (const source of databases) {
       const url = new URL(source.url);
@@ -159,7 +162,7 @@ end $$`;
 async function handOverObjects(adminUrl: string, databaseName: string, roleName: string) {
   const url = new URL(adminUrl);
   url.pathname = `/${encodeURIComponent(databaseName)}`;
-  const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(url.toString(), { max: 1, onnotice: () => {} });
   try {
     await sql.begin(async (tx) => {
       await tx`select set_config('codflow.owner', ${roleName}, true)`;

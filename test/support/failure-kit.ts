@@ -2,8 +2,9 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { connectPostgres } from "@codflow/shared";
 import { waitFor } from "@codflow/shared/testing";
-import postgres from "postgres";
+import type postgres from "postgres";
 import type { DeadLetter } from "../../scripts/cli/dlq.ts";
 import {
   adminToken,
@@ -130,7 +131,7 @@ export type Storefront = Awaited<ReturnType<typeof openStorefront>>;
 
 /** One connection per service database, for the facts only a database shows (and for sabotage). */
 export function connectDatabases(stack: Stack) {
-  const connect = (url: string) => postgres(url, { max: 1, onnotice: () => {} });
+  const connect = (url: string) => connectPostgres(url, { max: 1, onnotice: () => {} });
   const dbs = {
     checkout: connect(stack.databases.checkout.url),
     inventory: connect(stack.databases.inventory.url),

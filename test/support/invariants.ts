@@ -1,4 +1,5 @@
-import postgres from "postgres";
+import { connectPostgres } from "@codflow/shared";
+import type postgres from "postgres";
 
 /** Where the four databases of a running system are. */
 export interface SystemDatabases {
@@ -26,7 +27,7 @@ const LIVE_ORDER = new Set([
  * Returns every violation found, in words (empty = the invariant holds).
  */
 export async function checkInvariant(dbs: SystemDatabases): Promise<string[]> {
-  const connect = (url: string) => postgres(url, { max: 1, onnotice: () => {} });
+  const connect = (url: string) => connectPostgres(url, { max: 1, onnotice: () => {} });
   const [checkout, inventory, orders, notifier] = [
     dbs.checkout,
     dbs.inventory,

@@ -1,6 +1,6 @@
-import { type Broker, STREAM_CONTEXTS, streamName } from "@codflow/shared";
+import { type Broker, connectPostgres, STREAM_CONTEXTS, streamName } from "@codflow/shared";
 import { waitFor } from "@codflow/shared/testing";
-import postgres from "postgres";
+import type postgres from "postgres";
 import type { AcceptedCheckout } from "./burst.ts";
 import type { SystemDatabases } from "./invariants.ts";
 import type { Stack } from "./stack.ts";
@@ -10,7 +10,7 @@ type Connections = Record<keyof SystemDatabases, postgres.Sql>;
 
 const connectAll = (dbs: SystemDatabases): Connections => {
   const connect = (url: string) =>
-    postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+    connectPostgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
   return {
     checkout: connect(dbs.checkout),
     inventory: connect(dbs.inventory),
@@ -125,7 +125,7 @@ export async function burstOutcome(
   stack: Pick<Stack, "databaseUrls">,
   { accepted, customers }: { accepted: readonly AcceptedCheckout[]; customers: readonly string[] },
 ): Promise<BurstOutcome> {
-  const sql = postgres(stack.databaseUrls.checkout, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(stack.databaseUrls.checkout, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql<{ id: string; status: string; failure_reason: string | null }[]>`
       select id, status, failure_reason from checkouts where customer_id = any(${customers})`;

@@ -4,7 +4,7 @@ import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deleteNamespaceStreamsAt, migrateDatabase } from "@codflow/shared";
+import { connectPostgres, deleteNamespaceStreamsAt, migrateDatabase } from "@codflow/shared";
 import {
   createTestDatabase,
   freePort,
@@ -13,7 +13,6 @@ import {
   uniqueNamespace,
   waitFor,
 } from "@codflow/shared/testing";
-import postgres from "postgres";
 import { type SmsSink, startSmsSink } from "../../scripts/lib/sms-sink.ts";
 import type { SystemDatabases } from "./invariants.ts";
 
@@ -204,7 +203,7 @@ async function migrateInCluster(clusterUrl: string, service: BackendName): Promi
     name,
     url: target.toString(),
     drop: async () => {
-      const admin = postgres(clusterUrl, { max: 1, onnotice: () => {} });
+      const admin = connectPostgres(clusterUrl, { max: 1, onnotice: () => {} });
       try {
         await admin.unsafe(`drop database if exists "${name}" with (force)`);
       } finally {

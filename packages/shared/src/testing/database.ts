@@ -2,13 +2,27 @@ import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
-import { migrateDatabase } from "../db.ts";
+import { connectPostgres, migrateDatabase } from "../db.ts";
 
 export const TEST_PG_URL =
   process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+
+/** The test server's first Unix-socket directory and its port, asked over TCP. */
+export async function testServerSocket(): Promise<{ directory: string; port: number }> {
+  const sql = connectPostgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ directories: string; port: string }[]>`
+      select current_setting('unix_socket_directories') as directories,
+             current_setting('port') as port`;
+    const directory = row?.directories.split(",")[0]?.trim();
+    if (!directory) throw new Error("the test server listens on no Unix socket");
+    return { directory, port: Number(row?.port) };
+  } finally {
+    await sql.end();
+  }
+}
 
 /** Where each migrated schema lives; "shared" is the messaging tables alone. */
 export const MIGRATION_FOLDERS: Record<string, string> = {
@@ -25,7 +39,7 @@ const urlFor = (name: string) => {
   return url.toString();
 };
 
-const admin = () => postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+const admin = () => connectPostgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
 
 /**
  * The template's name carries a hash of the migrations, so concurrent test runs share a
