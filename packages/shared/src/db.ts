@@ -26,8 +26,9 @@ export function socketDirectoryOf(url: string): string | undefined {
 
 /**
  * A postgres.js client for `url`, over the Unix-domain socket when the URL names one (see
- * socketDirectoryOf; the port still picks the socket file, `.s.PGSQL.<port>`). On one machine a
- * socket skips the TCP stack on every round trip: the bench measured ~15 % less CPU per order.
+ * socketDirectoryOf; the port still picks the socket file, `.s.PGSQL.<port>`). Every client of
+ * a configured URL goes through here. A socket skips the TCP stack (pgbench -N: 20-30 % more
+ * tps on one 2-core machine), though codflow's bench showed no clear gain from it (README).
  */
 export function connectPostgres<T extends Record<string, postgres.PostgresType>>(
   url: string,
