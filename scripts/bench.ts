@@ -12,6 +12,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { checkInvariant } from "../test/support/invariants.ts";
 import { waitForQuiescence } from "../test/support/quiescence.ts";
+import { type Hops, readHops } from "./bench/hops.ts";
 import { type CheckoutOutcome, httpClient, runOpenLoop, settleFromDatabase } from "./bench/load.ts";
 import {
   ANALYZE_EVERY_MS,
@@ -287,6 +288,20 @@ function printStatements(report: StatementsReport | undefined) {
   );
 }
 
+function printHops(hops: Hops) {
+  const row = (name: string, d: Hops["relay"][number]["latencyMs"]) =>
+    `  ${name.padEnd(66)} p50 ${ms(d.p50).padStart(9)}  p95 ${ms(d.p95).padStart(9)}  p99 ${ms(d.p99).padStart(9)}  max ${ms(d.max).padStart(9)}  (n=${d.count})`;
+  console.log(
+    [
+      bold(
+        "between services (relay: the writing transaction's start → published; delivery: published → the consumer's transaction)",
+      ),
+      ...hops.relay.map((h) => row(`relay     ${h.type}`, h.latencyMs)),
+      ...hops.delivery.map((h) => row(`delivery  ${h.type} → ${h.consumer}`, h.latencyMs)),
+    ].join("\n"),
+  );
+}
+
 function printProfiles(dir: string) {
   const share = (ms: number, of: number) => `${((ms / of) * 100).toFixed(1).padStart(5)} %`;
   for (const [label, p] of summariseProfiles(dir, 10)) {
@@ -480,6 +495,7 @@ async function main() {
 
     const sampler = startSampler(watched);
     const timedFrom = performance.now();
+    const timedFromDate = new Date();
     let firstStartedAt = timedFrom;
     let soakStart: Awaited<ReturnType<typeof soakSnapshot>> | undefined;
     const warmUpMs = Math.min(60_000, (opts.duration * 1000) / 5);
@@ -548,6 +564,12 @@ async function main() {
       }
     }
     const timedSeconds = (performance.now() - timedFrom) / 1000;
+    const hops = await readHops(stack.databaseUrls, timedFromDate, new Date()).catch(
+      (error: Error) => {
+        log.warn(`reading the outbox and inbox times failed: ${error.message}`);
+        return undefined;
+      },
+    );
     clearTimeout(soakTimer);
     const processes = sampler.stop();
     await analyzing?.stop();
@@ -641,6 +663,7 @@ async function main() {
       ].join("\n"),
     );
     printStatements(statementsReport);
+    if (hops) printHops(hops);
     if (soakEnd) {
       console.log(
         bold(`soak: per service after warm-up (${(warmUpMs / 1000).toFixed(0)} s) → end`),
@@ -696,6 +719,7 @@ async function main() {
           natsMessages: { total: messages, perOrder: orders > 0 ? messages / orders : null },
           pgbench,
           statements: statementsReport ?? null,
+          hops: hops ?? null,
           soak: soakEnd
             ? { warmUpSeconds: warmUpMs / 1000, start: soakStart, end: soakEnd }
             : undefined,
