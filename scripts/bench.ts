@@ -44,7 +44,6 @@ import {
 } from "./bench/seed.ts";
 import { type BenchStack, startBenchStack, targetStack } from "./bench/stack.ts";
 import {
-  ENABLE_STATEMENTS_HINT,
   oneLine,
   probeStatements,
   type StatementsReport,
@@ -272,7 +271,7 @@ function printProcesses(reports: readonly ProcessReport[]) {
 
 function printStatements(report: StatementsReport | undefined) {
   if (!report) {
-    console.log(`  PostgreSQL statements                not counted: ${ENABLE_STATEMENTS_HINT}`);
+    console.log("  PostgreSQL statements                not counted (the warning above says why)");
     return;
   }
   console.log(

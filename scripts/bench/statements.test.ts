@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { oneLine, type StatementCounter, statementsBetween } from "./statements.ts";
+import {
+  oneLine,
+  type StatementCounter,
+  statementsBetween,
+  unavailableReason,
+} from "./statements.ts";
 
 const counter = (query: string, calls: number, totalMs: number, rows = calls) => ({
   database: "codflow_bench_checkout",
@@ -57,5 +62,17 @@ describe("PostgreSQL's statements over a run", () => {
   it("prints a statement on one bounded line", () => {
     expect(oneLine("select a,\n   b\tfrom t", 80)).toBe("select a, b from t");
     expect(oneLine("x".repeat(10), 5)).toBe("xxxx…");
+  });
+
+  it("says how to enable the module when the server has not loaded it", () => {
+    // PostgreSQL's words when the extension exists but the library was not preloaded
+    expect(
+      unavailableReason('pg_stat_statements must be loaded via "shared_preload_libraries"'),
+    ).toBe(
+      "pg_stat_statements is not loaded: add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf and restart PostgreSQL",
+    );
+    expect(unavailableReason("permission denied to create extension")).toBe(
+      "pg_stat_statements cannot be read: permission denied to create extension",
+    );
   });
 });

@@ -43,6 +43,13 @@ export interface StatementsReport {
 export const ENABLE_STATEMENTS_HINT =
   "add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf and restart PostgreSQL";
 
+/** Why the statements cannot be counted, from the server's refusal. */
+export function unavailableReason(message: string): string {
+  return /shared_preload_libraries/.test(message)
+    ? `pg_stat_statements is not loaded: ${ENABLE_STATEMENTS_HINT}`
+    : `pg_stat_statements cannot be read: ${message}`;
+}
+
 /** Opens the probe on `adminUrl` for statements in `databases`, or says why it cannot. */
 export async function probeStatements(
   adminUrl: string,
@@ -84,13 +91,7 @@ export async function probeStatements(
     await snapshot();
   } catch (error) {
     await sql.end();
-    const message = (error as Error).message;
-    return {
-      available: false,
-      reason: /shared_preload_libraries/.test(message)
-        ? `pg_stat_statements is not loaded: ${ENABLE_STATEMENTS_HINT}`
-        : `pg_stat_statements cannot be read: ${message}`,
-    };
+    return { available: false, reason: unavailableReason((error as Error).message) };
   }
   return { available: true, snapshot, close: () => sql.end() };
 }
