@@ -59,7 +59,8 @@ export async function startReplicaStack({ replicas, env = {} }: ReplicaStackOpti
   const ports = Object.fromEntries(
     await Promise.all(
       SERVICES.map(
-        async (s) => [s, await Promise.all(Array.from({ length: replicas }, freePort))] as const,
+        async (s) =>
+          [s, await Promise.all(Array.from({ length: replicas }, () => freePort()))] as const,
       ),
     ),
   ) as Record<BackendName, number[]>;
