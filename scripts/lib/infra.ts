@@ -53,14 +53,14 @@ export const reachable = (e: Endpoint) => canReach(e.path ? { path: e.path } : e
 
 function endpointOf(url: string, defaultPort: number, source: string): Endpoint {
   const parsed = new URL(url);
-  const port = Number(parsed.port || defaultPort);
+  return { host: parsed.hostname || "127.0.0.1", port: Number(parsed.port || defaultPort), source };
+}
+
+/** A database URL's endpoint: its PostgreSQL socket file (`<dir>/.s.PGSQL.<port>`) with `?host=/dir`. */
+function postgresEndpointOf(url: string, source: string): Endpoint {
+  const endpoint = endpointOf(url, 5432, source);
   const directory = socketDirectoryOf(url);
-  return {
-    host: parsed.hostname || "127.0.0.1",
-    port,
-    ...(directory ? { path: join(directory, `.s.PGSQL.${port}`) } : {}),
-    source,
-  };
+  return directory ? { ...endpoint, path: join(directory, `.s.PGSQL.${endpoint.port}`) } : endpoint;
 }
 
 function distinct(endpoints: Endpoint[]): Endpoint[] {
@@ -73,7 +73,7 @@ function distinct(endpoints: Endpoint[]): Endpoint[] {
 export function postgresEndpoints(env: NodeJS.ProcessEnv): Endpoint[] {
   return distinct(
     SERVICES.map(({ name }) =>
-      endpointOf(databaseUrlFor(name, env), 5432, `${name.toUpperCase()}_DATABASE_URL`),
+      postgresEndpointOf(databaseUrlFor(name, env), `${name.toUpperCase()}_DATABASE_URL`),
     ),
   );
 }
