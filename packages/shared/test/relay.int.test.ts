@@ -114,8 +114,11 @@ describe("outbox relay", () => {
     const sql = postgres(fx.databaseUrl, {
       max: 2,
       onnotice: () => {},
-      debug: (_connection, query) =>
-        statements.push(query.trim().split(/\s+/)[0]?.toLowerCase() ?? ""),
+      // the worker loop's LISTEN runs on a connection of its own, at any moment: not the relay's
+      debug: (_connection, query) => {
+        const verb = query.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+        if (verb !== "listen" && verb !== "unlisten") statements.push(verb);
+      },
     });
     const ids = (
       await fx.sql.begin((tx) =>
