@@ -17,8 +17,12 @@ import type { Sql, TxSql } from "./db.ts";
 
 type AfterCommit = (sql: Sql) => void | Promise<void>;
 
-/** What a transaction collected: work to run, and channels whose local workers to wake (once each). */
+/**
+ * What a transaction collected: work to run, and channels whose local workers to wake (once
+ * each); and the client it runs on.
+ */
 interface Collected {
+  sql: Sql;
   work: AfterCommit[];
   wake: Set<string>;
 }
@@ -26,9 +30,14 @@ interface Collected {
 const pending = new WeakMap<TxSql, Collected>();
 const localWakers = new Map<string, Set<() => void>>();
 
-/** For `inTransaction`: `tx` may now collect after-commit work. */
-export function trackTransaction(tx: TxSql): void {
-  pending.set(tx, { work: [], wake: new Set() });
+/** For `inTransaction`: `tx`, opened on `sql`, may now collect after-commit work. */
+export function trackTransaction(tx: TxSql, sql: Sql): void {
+  pending.set(tx, { sql, work: [], wake: new Set() });
+}
+
+/** The client `inTransaction` opened `tx` on; undefined for any other transaction or client. */
+export function clientOf(tx: TxSql | Sql): Sql | undefined {
+  return pending.get(tx as TxSql)?.sql;
 }
 
 let reportError: (err: unknown) => void = (err) =>

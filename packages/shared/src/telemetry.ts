@@ -164,7 +164,7 @@ export function inTransaction<T>(sql: Sql, name: string, fn: (tx: TxSql) => Prom
     try {
       const result = (await sql.begin((tx) => {
         opened = tx;
-        trackTransaction(tx);
+        trackTransaction(tx, sql);
         return fn(tx);
       })) as T;
       if (opened) runAfterCommit(opened, sql);

@@ -1,7 +1,14 @@
 import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendToOutbox, startOutboxRelay, streamName, uuidv7Floor } from "../src/index.ts";
+import {
+  addOutboxLane,
+  appendToOutbox,
+  inTransaction,
+  startOutboxRelay,
+  streamName,
+  uuidv7Floor,
+} from "../src/index.ts";
 import { startTestPlatform, type TestPlatform, waitFor } from "../src/testing/index.ts";
 import { requestedData } from "./helpers.ts";
 
@@ -10,6 +17,23 @@ beforeAll(async () => {
   fx = await startTestPlatform("shared");
 });
 afterAll(() => fx.close());
+
+/**
+ * A client of the test database recording the first word of each statement it sends, but LISTEN
+ * and UNLISTEN: the worker loop's LISTEN runs on a connection of its own, at any moment.
+ */
+function recordingClient() {
+  const statements: string[] = [];
+  const sql = postgres(fx.databaseUrl, {
+    max: 2,
+    onnotice: () => {},
+    debug: (_connection, query) => {
+      const verb = query.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+      if (verb !== "listen" && verb !== "unlisten") statements.push(verb);
+    },
+  });
+  return { sql, statements };
+}
 
 const streamMessages = async () =>
   (await fx.broker.jsm.streams.info(streamName(fx.namespace, "checkout"))).state.messages;
@@ -110,16 +134,7 @@ describe("outbox relay", () => {
   });
 
   it("publishes a batch with two statements and no transaction around them: the claim and the mark", async () => {
-    const statements: string[] = [];
-    const sql = postgres(fx.databaseUrl, {
-      max: 2,
-      onnotice: () => {},
-      // the worker loop's LISTEN runs on a connection of its own, at any moment: not the relay's
-      debug: (_connection, query) => {
-        const verb = query.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
-        if (verb !== "listen" && verb !== "unlisten") statements.push(verb);
-      },
-    });
+    const { sql, statements } = recordingClient();
     const ids = (
       await fx.sql.begin((tx) =>
         appendToOutbox(
@@ -159,8 +174,10 @@ describe("outbox relay", () => {
         { type: "checkout.requested", data: requestedData(), correlationId: "held" },
       ]),
     );
-    // a transaction holding the row (another relay's claim in flight): SKIP LOCKED passes it by
-    const dying = await fx.sql.reserve();
+    // a transaction holding the row (another relay's claim in flight): SKIP LOCKED passes it by;
+    // on a client of its own, so no query of this file meets the connection it kills
+    const holderSql = postgres(fx.databaseUrl, { max: 1, onnotice: () => {} });
+    const dying = await holderSql.reserve();
     await dying`begin`;
     await dying`select id from outbox where id = ${held?.id ?? ""} for update`;
     const [holder] = await dying<{ pid: number }[]>`select pg_backend_pid() as pid`;
@@ -186,6 +203,7 @@ describe("outbox relay", () => {
     } finally {
       dying.release();
       await relay.stop();
+      await holderSql.end({ timeout: 1 });
     }
   });
 
@@ -195,5 +213,99 @@ describe("outbox relay", () => {
     expect(uuidv7Floor(now) <= id).toBe(true);
     expect(id < uuidv7Floor(now + 1)).toBe(true);
     expect(uuidv7Floor(now - 1) < uuidv7Floor(now)).toBe(true);
+  });
+});
+
+describe("outbox relay: the fast lane for this process's commits", () => {
+  const outboxRow = async (id: string | undefined) =>
+    (
+      await fx.sql<{ publishedAt: string | null; lockedUntil: string | null; attempts: number }[]>`
+        select published_at as "publishedAt", locked_until as "lockedUntil", attempts
+        from outbox where id = ${id ?? ""}`
+    )[0];
+
+  it("publishes the rows of an inTransaction commit on its client at once, with no claim", async () => {
+    const { sql, statements } = recordingClient();
+    // no poll for a minute: only the lane can publish the row in time
+    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000 });
+    try {
+      await waitFor(async () => statements.includes("with"), { what: "the relay's first claim" });
+      await waitFor(async () => statements.at(-1) !== "with", { what: "the first claim answered" });
+      const before = statements.length;
+      const [event] = await inTransaction(sql, "test.append", (tx) =>
+        appendToOutbox(tx, fx.namespace, [
+          { type: "checkout.requested", data: requestedData(), correlationId: "lane-1" },
+        ]),
+      );
+      await waitFor(async () => (await outboxRow(event?.id))?.publishedAt != null, {
+        timeoutMs: 5_000,
+        what: "the committed row published without a poll",
+      });
+      const msg = await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
+        last_by_subj: `${fx.namespace}.checkout.requested`,
+      });
+      expect(msg?.header.get("Nats-Msg-Id")).toBe(event?.id);
+      expect(msg?.json<{ id: string }>().id).toBe(event?.id);
+      // the append's own transaction, then the relay's mark: nothing claimed the row (a new
+      // connection's type query may come in between)
+      const since = statements.slice(before).filter((verb) => verb !== "select");
+      expect(since).toEqual(["begin", "insert", "commit", "update"]);
+      expect(await outboxRow(event?.id)).toMatchObject({ lockedUntil: null, attempts: 1 });
+    } finally {
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("gives a stopped relay's rows back to every relay's claim instead of waiting out their lease", async () => {
+    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
+    const stopping = startOutboxRelay({ ...fx.consumerDeps, sql, leaseSeconds: 600 });
+    let other: ReturnType<typeof startOutboxRelay> | undefined;
+    try {
+      const [event] = await inTransaction(sql, "test.append", async (tx) => {
+        const appended = await appendToOutbox(tx, fx.namespace, [
+          { type: "checkout.requested", data: requestedData(), correlationId: "lane-2" },
+        ]);
+        await stopping.stop(); // before the commit hands the row over
+        return appended;
+      });
+      await waitFor(async () => (await outboxRow(event?.id))?.lockedUntil === null, {
+        what: "the lease given back",
+      });
+      other = startOutboxRelay({ ...fx.consumerDeps });
+      await waitFor(async () => (await outboxRow(event?.id))?.publishedAt != null, {
+        what: "another relay publishing the row",
+      });
+      expect((await outboxRow(event?.id))?.attempts).toBe(2);
+    } finally {
+      await stopping.stop();
+      await other?.stop();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("publishes a row whose lane never took it (its process died) once the lease runs out", async () => {
+    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
+    const dead = addOutboxLane(sql, { leaseSeconds: 2, take: () => {} });
+    const relay = startOutboxRelay({ ...fx.consumerDeps, pollMs: 200 });
+    try {
+      const committedAt = Date.now();
+      const [event] = await inTransaction(sql, "test.append", (tx) =>
+        appendToOutbox(tx, fx.namespace, [
+          { type: "checkout.requested", data: requestedData(), correlationId: "lane-3" },
+        ]),
+      );
+      expect(await outboxRow(event?.id)).toMatchObject({ publishedAt: null, attempts: 1 });
+      await waitFor(async () => (await outboxRow(event?.id))?.publishedAt != null, {
+        what: "the row published after its lease",
+      });
+      // not before the lease ran out: the lane's lease kept every claim away
+      expect(Date.now() - committedAt).toBeGreaterThanOrEqual(1_900);
+      expect((await outboxRow(event?.id))?.attempts).toBe(2);
+    } finally {
+      dead();
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    }
   });
 });

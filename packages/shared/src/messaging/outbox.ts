@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
-import { wakeAfterCommit } from "../after-commit.ts";
+import { afterCommit, clientOf, wakeAfterCommit } from "../after-commit.ts";
 import { currentContext } from "../context.ts";
 import type { Sql, TxSql } from "../db.ts";
 import { type EventData, type EventType, eventCatalog } from "../events/index.ts";
@@ -21,36 +21,85 @@ export interface NewEvent<T extends EventType = EventType> {
 /** An event with the trace context it leaves with (default: the active one). */
 export type OutboxEntry = NewEvent & { traceHeaders?: Record<string, string> };
 
+/** An outbox row as a relay publishes it: claimed from the table, or handed over in memory. */
+export interface OutboxRow {
+  id: string;
+  resends: number;
+  subject: string;
+  type: string;
+  /** The envelope as JSON text. */
+  payload: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * A relay of this process that takes the rows of its database's `inTransaction` commits straight
+ * from memory instead of claiming them: the insert leases them to it for `leaseSeconds` (no
+ * claim picks them up meanwhile), and the commit hands them over. Should the process die or the
+ * relay stop first, the lease runs out and any relay's claim publishes them.
+ */
+export interface OutboxLane {
+  leaseSeconds: number;
+  take(rows: OutboxRow[]): void;
+}
+
+const lanes = new WeakMap<Sql, OutboxLane[]>();
+
+/** Registers `lane` for rows committed on `sql`; returns its removal. */
+export function addOutboxLane(sql: Sql, lane: OutboxLane): () => void {
+  lanes.set(sql, [...(lanes.get(sql) ?? []), lane]);
+  return () => {
+    const rest = (lanes.get(sql) ?? []).filter((l) => l !== lane);
+    if (rest.length > 0) lanes.set(sql, rest);
+    else lanes.delete(sql);
+  };
+}
+
 /**
  * Appends events to the outbox inside the caller's transaction: one prepared statement for
- * any number of events. This process's relay wakes when the transaction commits
- * (`wakeAfterCommit`; a transaction `inTransaction` did not open, or no transaction, NOTIFYs
- * instead). Data is validated against the event's schema here, so a bad event never leaves the
- * service.
+ * any number of events. In a transaction `inTransaction` opened, the commit hands the rows to
+ * this process's relay (or, without one, wakes the relays it has); elsewhere the statement
+ * NOTIFYs the relays. Data is validated against the event's schema here, so a bad event never
+ * leaves the service.
  */
 export async function appendToOutbox(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
   if (events.length === 0) return [];
+  if (clientOf(sql)) {
+    const { insert, envelopes } = outboxInsert(sql, namespace, events);
+    await insert;
+    return envelopes;
+  }
   const { insert, envelopes } = buildOutboxInsert(sql, namespace, events);
-  if (wakeAfterCommit(sql, OUTBOX_CHANNEL)) await insert;
-  else await sql`with appended as (${insert}) select pg_notify(${OUTBOX_CHANNEL}, '')`;
+  await sql`with appended as (${insert}) select pg_notify(${OUTBOX_CHANNEL}, '')`;
   return envelopes;
 }
 
 /**
  * `appendToOutbox` as an INSERT fragment, for a hot path that appends in a CTE of its own
- * statement instead of a round trip of its own, in a transaction `inTransaction` opened (whose
- * commit wakes the relay). The envelopes are built here either way.
+ * statement instead of a round trip of its own, in a transaction `inTransaction` opened. The
+ * caller must run `insert` in that transaction (or let it roll back): its commit hands these
+ * rows to the relay as built here.
  */
 export function outboxInsert(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
-  if (!wakeAfterCommit(sql, OUTBOX_CHANNEL)) {
+  const client = clientOf(sql);
+  if (!client) {
     throw new Error(
       "outboxInsert needs a transaction opened by inTransaction (see appendToOutbox)",
     );
   }
-  return buildOutboxInsert(sql, namespace, events);
+  const lane = lanes.get(client)?.[0];
+  const built = buildOutboxInsert(sql, namespace, events, lane);
+  if (lane) afterCommit(sql, () => lane.take(built.rows));
+  else wakeAfterCommit(sql, OUTBOX_CHANNEL);
+  return built;
 }
 
-function buildOutboxInsert(sql: TxSql | Sql, namespace: string, events: OutboxEntry[]) {
+function buildOutboxInsert(
+  sql: TxSql | Sql,
+  namespace: string,
+  events: OutboxEntry[],
+  lane?: OutboxLane,
+) {
   const ctx = currentContext();
   const now = new Date().toISOString();
   const rows = events.map((event) => {
@@ -69,20 +118,34 @@ function buildOutboxInsert(sql: TxSql | Sql, namespace: string, events: OutboxEn
       data,
     };
     const headers = event.traceHeaders ?? injectTraceContext();
-    return { envelope, subject: subjectFor(namespace, event.type), headers };
+    return {
+      envelope,
+      row: {
+        id,
+        resends: 0,
+        subject: subjectFor(namespace, event.type),
+        type: event.type,
+        payload: JSON.stringify(envelope),
+        headers,
+      } satisfies OutboxRow,
+    };
   });
+  // leased to the lane's relay (a null lease leaves the row to the relays' claims)
   const insert = sql`
-    insert into outbox (id, subject, type, envelope, headers, correlation_id, causation_id)
-    select * from unnest(
-      ${rows.map((r) => r.envelope.id)}::uuid[],
-      ${rows.map((r) => r.subject)}::text[],
-      ${rows.map((r) => r.envelope.type)}::text[],
-      ${rows.map((r) => JSON.stringify(r.envelope))}::jsonb[],
-      ${rows.map((r) => JSON.stringify(r.headers))}::jsonb[],
+    insert into outbox (id, subject, type, envelope, headers, correlation_id, causation_id,
+                        locked_until, attempts)
+    select u.*, now() + make_interval(secs => ${lane?.leaseSeconds ?? null}::float8),
+           ${lane ? 1 : 0}::int
+    from unnest(
+      ${rows.map((r) => r.row.id)}::uuid[],
+      ${rows.map((r) => r.row.subject)}::text[],
+      ${rows.map((r) => r.row.type)}::text[],
+      ${rows.map((r) => r.row.payload)}::jsonb[],
+      ${rows.map((r) => JSON.stringify(r.row.headers))}::jsonb[],
       ${rows.map((r) => r.envelope.correlationId)}::text[],
       ${rows.map((r) => r.envelope.causationId)}::uuid[]
-    )`;
-  return { insert, envelopes: rows.map((r) => r.envelope) };
+    ) as u`;
+  return { insert, envelopes: rows.map((r) => r.envelope), rows: rows.map((r) => r.row) };
 }
 
 /**

@@ -11,8 +11,8 @@ import {
   tracer,
 } from "../telemetry.ts";
 import type { Broker } from "./nats.ts";
-import { OUTBOX_CHANNEL, uuidv7Floor } from "./outbox.ts";
-import { startWorkerLoop } from "./worker-loop.ts";
+import { addOutboxLane, OUTBOX_CHANNEL, type OutboxRow, uuidv7Floor } from "./outbox.ts";
+import { type Iteration, startWorkerLoop } from "./worker-loop.ts";
 
 export interface RelayOptions {
   sql: Sql;
@@ -27,20 +27,19 @@ export interface RelayOptions {
   pollMs?: number;
 }
 
-interface ClaimedRow {
-  id: string;
-  resends: number;
-  subject: string;
-  payload: string;
-  headers: Record<string, string>;
-  type: string;
-}
-
 /**
  * Publishes outbox rows: claims a batch by state with SKIP LOCKED and a lease (never by an id
  * watermark: transactions commit out of order), publishes them pipelined with the event id as
  * Nats-Msg-Id, then marks the acknowledged ones in one statement. Several replicas get
  * disjoint batches; a row whose publish failed is retried after a short back-off.
+ *
+ * Rows this process's `inTransaction` commits come through the fast lane instead (outbox.ts
+ * `OutboxLane`): leased to this relay by their insert and handed over at commit, they are
+ * published without a claim, in batches like claimed ones. The claim still runs on every wake
+ * on the channel, every `pollMs` and while it finds full batches: for other processes' rows,
+ * re-sends, and leases that ran out. The claim's commit skips the WAL flush: a claim lost in a
+ * crash only frees its rows for the next claim. The mark's does not: re-sends (the re-driver, a
+ * duplicate input, a rebuilt stream) pick rows by their publication, which must not vanish.
  */
 export function startOutboxRelay({
   sql,
@@ -53,8 +52,11 @@ export function startOutboxRelay({
   pollMs = 1000,
 }: RelayOptions) {
   let lastCleanup = 0;
+  let claimedFullBatch = false;
+  let stopped = false;
+  const handed: OutboxRow[] = [];
 
-  const claim = () => sql<ClaimedRow[]>`
+  const claim = () => sql<OutboxRow[]>`
     with due as (
       select id from outbox
       where published_at is null and (locked_until is null or locked_until < now())
@@ -64,10 +66,16 @@ export function startOutboxRelay({
     )
     update outbox o
     set locked_until = now() + make_interval(secs => ${leaseSeconds}), attempts = o.attempts + 1
-    from due where o.id = due.id
+    from due, (select set_config('synchronous_commit', 'off', true)) as no_flush
+    where o.id = due.id
     returning o.id, o.resends, o.subject, o.type, o.envelope::text as payload, o.headers`;
 
-  const publish = (row: ClaimedRow) =>
+  /** Gives rows leased to this relay back to every relay's claim. */
+  const release = (rows: OutboxRow[]) =>
+    sql`update outbox set locked_until = null
+        where id = any(${rows.map((r) => r.id)}::uuid[]) and published_at is null`;
+
+  const publish = (row: OutboxRow) =>
     inSpan(
       `publish ${row.type}`,
       {
@@ -90,9 +98,41 @@ export function startOutboxRelay({
       },
     );
 
-  const runOnce = async () => {
+  /** Publishes `rows` pipelined, marks the sent ones published and backs off the failed ones. */
+  const publishAll = async (rows: OutboxRow[]) => {
+    const sentAt = new Date().toISOString();
+    const results = await Promise.allSettled(rows.map(publish));
+    const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
+    const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
+    if (sent.length > 0) {
+      // one statement, its own transaction: no BEGIN and COMMIT round trips around it
+      await inDbSpan(
+        "outbox.mark-published",
+        () => sql`update outbox set published_at = ${sentAt}::timestamptz, locked_until = null, last_error = null
+                  where id = any(${sent}::uuid[])`,
+      );
+    }
+    if (failed.length > 0) {
+      const reason = String(
+        (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason,
+      );
+      await sql`update outbox
+                set locked_until = now() + make_interval(secs => least(0.1 * power(2, attempts), 5)),
+                    last_error = ${reason}
+                where id = any(${failed}::uuid[])`;
+      logger.warn(
+        { failed: failed.length, reason: redactPii(reason) },
+        "outbox publish failed; will retry",
+      );
+    }
+    metrics.outboxPublished.inc({ result: "ok" }, sent.length);
+    metrics.outboxPublished.inc({ result: "error" }, failed.length);
+  };
+
+  const claimBatch = async () => {
     const claimStarted = Date.now();
     const rows = await claim();
+    claimedFullBatch = rows.length === batchSize;
     if (rows.length > 0) {
       // recorded only when the claim found work: an idle poll every second is not a trace
       tracer()
@@ -107,32 +147,19 @@ export function startOutboxRelay({
           },
         })
         .end();
-      const results = await Promise.allSettled(rows.map(publish));
-      const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
-      const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
-      if (sent.length > 0) {
-        // one statement, its own transaction: no BEGIN and COMMIT round trips around it
-        await inDbSpan(
-          "outbox.mark-published",
-          () => sql`update outbox set published_at = now(), locked_until = null, last_error = null
-                    where id = any(${sent}::uuid[])`,
-        );
-      }
-      if (failed.length > 0) {
-        const reason = String(
-          (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason,
-        );
-        await sql`update outbox
-                  set locked_until = now() + make_interval(secs => least(0.1 * power(2, attempts), 5)),
-                      last_error = ${reason}
-                  where id = any(${failed}::uuid[])`;
-        logger.warn(
-          { failed: failed.length, reason: redactPii(reason) },
-          "outbox publish failed; will retry",
-        );
-      }
-      metrics.outboxPublished.inc({ result: "ok" }, sent.length);
-      metrics.outboxPublished.inc({ result: "error" }, failed.length);
+    }
+    return rows;
+  };
+
+  const runOnce = async ({ due }: Iteration) => {
+    const taken = handed.splice(0, batchSize);
+    try {
+      const claimed = due || claimedFullBatch ? await claimBatch() : [];
+      const rows = [...taken, ...claimed];
+      if (rows.length > 0) await publishAll(rows);
+    } catch (err) {
+      handed.unshift(...taken); // published again at the next try: Nats-Msg-Id absorbs it
+      throw err;
     }
     if (Date.now() - lastCleanup > 60_000) {
       lastCleanup = Date.now();
@@ -143,10 +170,10 @@ export function startOutboxRelay({
                     and published_at is not null
                   limit 5000)`;
     }
-    return { more: rows.length === batchSize };
+    return { more: handed.length > 0 || claimedFullBatch };
   };
 
-  return startWorkerLoop({
+  const loop = startWorkerLoop({
     name: "outbox-relay",
     sql,
     channel: OUTBOX_CHANNEL,
@@ -154,4 +181,31 @@ export function startOutboxRelay({
     logger,
     runOnce,
   });
+  const releaseLater = (rows: OutboxRow[]) =>
+    release(rows).catch((err: unknown) =>
+      logger.warn(
+        { err, rows: rows.length },
+        "could not release outbox rows; their lease runs out",
+      ),
+    );
+  const removeLane = addOutboxLane(sql, {
+    leaseSeconds,
+    take(rows) {
+      if (stopped) {
+        void releaseLater(rows);
+        return;
+      }
+      handed.push(...rows);
+      loop.nudge();
+    },
+  });
+  return {
+    ...loop,
+    async stop() {
+      stopped = true;
+      removeLane();
+      await loop.stop();
+      if (handed.length > 0) await releaseLater(handed.splice(0));
+    },
+  };
 }
