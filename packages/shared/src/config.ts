@@ -38,7 +38,10 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     SHUTDOWN_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
     /** Deliveries before a failing message is dead-lettered (infrastructure errors never are). */
     CONSUMER_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
-    /** How long JetStream waits for an ack before redelivering to another replica. */
+    /**
+     * How long JetStream waits for an ack before redelivering to another replica; a live consumer
+     * keeps extending it for the messages it holds, up to ten times this (consume.ts).
+     */
     CONSUMER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
     CONSUMER_BACKOFF_BASE_MS: z.coerce.number().int().min(1).default(500),
     CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),

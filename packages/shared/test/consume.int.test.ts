@@ -113,6 +113,36 @@ describe("idempotent consumer", () => {
     expect(outputs[0]?.n).toBe(200);
   });
 
+  it("keeps the messages it holds from being delivered again while a batch outlasts the ack wait", async () => {
+    const name = "test.slow-batch";
+    const spec = recordingSpec(name);
+    let first = true;
+    running.push(
+      startConsumer(
+        fx.consumerDeps,
+        {
+          ...spec,
+          async handle(event, tx) {
+            if (first) {
+              // the scenario, not a synchronisation: the first batch takes five ack waits
+              first = false;
+              await new Promise((resolve) => setTimeout(resolve, 1_500));
+            }
+            return spec.handle(event, tx);
+          },
+        },
+        // one message a batch: the others wait, held, behind the slow one
+        { ackWaitMs: 300, batchSize: 1, maxDeliver: 2 },
+      ),
+    );
+    const events = Array.from({ length: 3 }, () => envelope());
+    for (const e of events) await publish(e);
+    await waitFor(async () => (await count("effects", name)) === 3, { what: "3 effects" });
+    expect(await fx.counter("codflow_consumer_redeliveries_total", { consumer: name })).toBe(0);
+    expect(await fx.counter("codflow_dead_letters_total", { consumer: name })).toBe(0);
+    expect(await count("applied", name)).toBe(3);
+  });
+
   it("re-sends the outputs a duplicate caused, past JetStream's de-dup window, instead of doing nothing", async () => {
     const name = "test.resend";
     running.push(startConsumer(fx.consumerDeps, recordingSpec(name)));

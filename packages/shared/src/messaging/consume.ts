@@ -119,6 +119,29 @@ export function startConsumer<T extends EventType>(
   let stopped = false;
   let current: { stop(): void } | undefined;
 
+  /*
+   * Messages received and not yet settled, with when they arrived. While a batch takes long (the
+   * database restarting, a slow statement), the rest wait in this process past their ack wait;
+   * JetStream would then deliver them again, into this same queue, and each copy would count as
+   * a delivery: a message that only had to wait could reach `maxDeliver` and be dead-lettered.
+   * So every third of the ack wait each held message is marked in progress (`working()`), up to
+   * `maxHoldMs` after its arrival: a process stuck for longer lets the others have its messages.
+   */
+  const held = new Map<JsMsg, number>();
+  const maxHoldMs = ackWaitMs * 10;
+  const release = (msg: JsMsg) => held.delete(msg);
+  const heartbeat = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [msg, since] of held) {
+        if (now - since > maxHoldMs) held.delete(msg);
+        else msg.working();
+      }
+    },
+    Math.max(50, ackWaitMs / 3),
+  );
+  heartbeat.unref();
+
   const ensureConsumer = async () => {
     const config = {
       durable_name: durable,
@@ -236,6 +259,7 @@ export function startConsumer<T extends EventType>(
       for (const fn of afterCommit) fn();
     }
     msg.ack();
+    release(msg);
     metrics.consumerResults.inc({ ...labels, result: "dead_lettered" });
     metrics.deadLetters.inc(labels);
     log.error(
@@ -247,6 +271,7 @@ export function startConsumer<T extends EventType>(
   const acknowledge = (item: Decoded<T>, outcome: Exclude<Outcome, { kind: "error" }>) => {
     if (outcome.kind === "ok") for (const fn of outcome.afterCommit) fn();
     item.msg.ack();
+    release(item.msg);
     metrics.consumerResults.inc({ ...labels, result: outcome.kind });
   };
 
@@ -261,6 +286,7 @@ export function startConsumer<T extends EventType>(
     }
     const delay = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (item.msg.info.deliveryCount - 1));
     item.msg.nak(delay);
+    release(item.msg);
     metrics.consumerResults.inc({ ...labels, result: "retry" });
     log.warn(
       { eventId: item.event.id, reason: redactPii(reason), delayMs: delay },
@@ -404,6 +430,7 @@ export function startConsumer<T extends EventType>(
 
   const run = async () => {
     while (!stopped) {
+      held.clear(); // what an ended subscription held is delivered to the next one
       try {
         await ensureConsumer();
         const consumer = await broker.js.consumers.get(
@@ -418,6 +445,7 @@ export function startConsumer<T extends EventType>(
         let ended = false;
         const pump = (async () => {
           for await (const msg of messages) {
+            held.set(msg, Date.now());
             queue.push(msg);
             notify?.();
           }
@@ -455,6 +483,8 @@ export function startConsumer<T extends EventType>(
       stopped = true;
       current?.stop();
       await done;
+      clearInterval(heartbeat);
+      held.clear();
       unobserve();
     },
   };
