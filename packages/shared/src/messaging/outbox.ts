@@ -35,8 +35,9 @@ export interface OutboxRow {
 /**
  * A relay of this process that takes the rows of its database's `inTransaction` commits straight
  * from memory instead of claiming them: the insert leases them to it for `leaseSeconds` (no
- * claim picks them up meanwhile), and the commit hands them over. Should the process die or the
- * relay stop first, the lease runs out and any relay's claim publishes them.
+ * claim picks them up meanwhile), and the commit hands them over. A relay that stops gives back
+ * what it still holds; should the process die first, the lease runs out and any relay's claim
+ * publishes them.
  */
 export interface OutboxLane {
   leaseSeconds: number;
