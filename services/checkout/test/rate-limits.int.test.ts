@@ -1,5 +1,6 @@
 import { createMetrics, startHttpServer } from "@codflow/shared";
 import type { HonoConfigType } from "hono-rate-limiter";
+import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresRateLimitStore } from "../src/db/rate-limit-store.ts";
@@ -190,6 +191,37 @@ describe("the Postgres rate-limit store", () => {
       Array.from({ length: 50 }, (_, i) => i + 1),
     );
     expect(new Set(hits.map((h) => h.resetTime?.getTime())).size).toBe(1);
+  });
+
+  it("counts one turn's hits of several clients with one statement, each client's consecutively", async () => {
+    const upserts: string[] = [];
+    const sql = postgres(fx.databaseUrl, {
+      max: 2,
+      onnotice: () => {},
+      debug: (_connection, query) => {
+        if (query.includes("insert into rate_limit_hits as r")) upserts.push(query);
+      },
+    });
+    try {
+      const store = new PostgresRateLimitStore(sql, "turn-test:");
+      store.init({ windowMs: 60_000 } as HonoConfigType);
+      await sql`
+        insert into rate_limit_hits (key, hits, reset_at)
+        values ('turn-test:passed', 7, now() - interval '1 second'),
+               ('turn-test:live', 7, now() + interval '1 minute')`;
+      const clients = ["new", "passed", "live", "new", "live", "new"];
+
+      const hits = await Promise.all(clients.map((client) => store.increment(client)));
+
+      expect(upserts).toHaveLength(1);
+      // in the order asked: a new window for "new" and "passed", the live one for "live"
+      expect(hits.map((h) => h.totalHits)).toEqual([1, 1, 8, 2, 9, 3]);
+      const later = await store.increment("live");
+      expect(upserts).toHaveLength(2);
+      expect(later.totalHits).toBe(10);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
   });
 
   it("sweeps windows that have passed and keeps the live ones", async () => {

@@ -2,16 +2,26 @@ import type { Sql } from "@codflow/shared";
 import type { Env } from "hono";
 import type { ClientRateLimitInfo, HonoConfigType, Store } from "hono-rate-limiter";
 
+interface QueuedHit {
+  key: string;
+  resolve(info: ClientRateLimitInfo): void;
+  reject(err: unknown): void;
+}
+
 /**
  * hono-rate-limiter's store over checkout's Postgres, so every replica counts the same hits.
- * Each hit is ONE statement: the upsert starts a fresh window when the stored one has passed,
- * else adds one, and returns the count and the window's end. It commits without waiting for the
- * WAL flush (`synchronous_commit` off for its own implicit transaction): a crash may forget a
- * few hits, which a rate limit can afford, and the request does not pay an fsync for them.
+ * The hits of one event-loop turn are counted with ONE statement: an upsert of each key with its
+ * number of hits that starts a fresh window when the stored one has passed, else adds them, and
+ * returns each key's count and window end; the key's requests then get consecutive counts, as
+ * one statement per request would have given them. Keys go in sorted, so two replicas' upserts
+ * lock shared keys in the same order. It commits without waiting for the WAL flush
+ * (`synchronous_commit` off for its own implicit transaction): a crash may forget a few hits,
+ * which a rate limit can afford, and the request does not pay an fsync for them.
  */
 export class PostgresRateLimitStore<E extends Env = Env> implements Store<E> {
   localKeys = false;
   #windowMs = 60_000;
+  #queued: QueuedHit[] = [];
 
   constructor(
     private readonly sql: Sql,
@@ -22,17 +32,44 @@ export class PostgresRateLimitStore<E extends Env = Env> implements Store<E> {
     this.#windowMs = options.windowMs;
   }
 
-  async increment(key: string): Promise<ClientRateLimitInfo> {
-    const [row] = await this.sql<{ hits: number; resetAtMs: number }[]>`
-      insert into rate_limit_hits as r (key, hits, reset_at)
-      select ${this.prefix + key}, 1, now() + make_interval(secs => ${this.#windowMs / 1000})
-      from (select set_config('synchronous_commit', 'off', true)) as no_fsync
-      on conflict (key) do update
-      set hits = case when r.reset_at <= now() then 1 else r.hits + 1 end,
-          reset_at = case when r.reset_at <= now() then excluded.reset_at else r.reset_at end
-      returning hits, (extract(epoch from reset_at) * 1000)::float8 as "resetAtMs"`;
-    if (!row) throw new Error("rate limit upsert returned no row");
-    return { totalHits: row.hits, resetTime: new Date(row.resetAtMs) };
+  increment(key: string): Promise<ClientRateLimitInfo> {
+    return new Promise((resolve, reject) => {
+      const first = this.#queued.push({ key: this.prefix + key, resolve, reject }) === 1;
+      // after this turn's I/O: every request parsed in it joins the statement
+      if (first) setImmediate(() => void this.#count());
+    });
+  }
+
+  async #count() {
+    const hits = this.#queued.splice(0);
+    const perKey = new Map<string, number>();
+    for (const { key } of hits) perKey.set(key, (perKey.get(key) ?? 0) + 1);
+    const keys = [...perKey.keys()].sort();
+    let rows: { key: string; hits: number; resetAtMs: number }[];
+    try {
+      rows = await this.sql<typeof rows>`
+        insert into rate_limit_hits as r (key, hits, reset_at)
+        select u.key, u.n, now() + make_interval(secs => ${this.#windowMs / 1000})
+        from unnest(${keys}::text[], ${keys.map((k) => perKey.get(k) ?? 0)}::int[]) as u(key, n),
+             (select set_config('synchronous_commit', 'off', true)) as no_fsync
+        order by u.key
+        on conflict (key) do update
+        set hits = case when r.reset_at <= now() then excluded.hits else r.hits + excluded.hits end,
+            reset_at = case when r.reset_at <= now() then excluded.reset_at else r.reset_at end
+        returning r.key, r.hits, (extract(epoch from r.reset_at) * 1000)::float8 as "resetAtMs"`;
+    } catch (err) {
+      for (const hit of hits) hit.reject(err);
+      return;
+    }
+    const counted = new Map(rows.map((row) => [row.key, row]));
+    const later = new Map(perKey); // hits of the key still to answer, this one included
+    for (const hit of hits) {
+      const row = counted.get(hit.key);
+      const left = later.get(hit.key) ?? 1;
+      later.set(hit.key, left - 1);
+      if (!row) hit.reject(new Error(`rate limit upsert returned no row for ${hit.key}`));
+      else hit.resolve({ totalHits: row.hits - (left - 1), resetTime: new Date(row.resetAtMs) });
+    }
   }
 
   async decrement(key: string) {
