@@ -135,7 +135,14 @@ export function startConsumer<T extends EventType>(
       const now = Date.now();
       for (const [msg, since] of held) {
         if (now - since > maxHoldMs) held.delete(msg);
-        else msg.working();
+        else {
+          try {
+            msg.working();
+          } catch {
+            // a closed connection: the message goes to the next subscription or replica anyway
+            held.delete(msg);
+          }
+        }
       }
     },
     Math.max(50, ackWaitMs / 3),
