@@ -70,11 +70,6 @@ export function startOutboxRelay({
     where o.id = due.id
     returning o.id, o.resends, o.subject, o.type, o.envelope::text as payload, o.headers`;
 
-  /** Gives rows leased to this relay back to every relay's claim. */
-  const release = (rows: OutboxRow[]) =>
-    sql`update outbox set locked_until = null
-        where id = any(${rows.map((r) => r.id)}::uuid[]) and published_at is null`;
-
   const publish = (row: OutboxRow) =>
     inSpan(
       `publish ${row.type}`,
@@ -181,12 +176,15 @@ export function startOutboxRelay({
     logger,
     runOnce,
   });
+  /** Gives rows leased to this relay back to every relay's claim (or lets their lease run out). */
   const releaseLater = (rows: OutboxRow[]) =>
-    release(rows).catch((err: unknown) =>
-      logger.warn(
-        { err, rows: rows.length },
-        "could not release outbox rows; their lease runs out",
-      ),
+    sql`update outbox set locked_until = null
+        where id = any(${rows.map((r) => r.id)}::uuid[]) and published_at is null`.catch(
+      (err: unknown) =>
+        logger.warn(
+          { err, rows: rows.length },
+          "could not release outbox rows; their lease runs out",
+        ),
     );
   const removeLane = addOutboxLane(sql, {
     leaseSeconds,
