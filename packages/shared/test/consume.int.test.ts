@@ -9,6 +9,7 @@ import {
   startOutboxRelay,
   streamName,
   subjectFor,
+  TerminalError,
 } from "../src/index.ts";
 import {
   captureSpans,
@@ -239,6 +240,49 @@ describe("idempotent consumer", () => {
     expect(reasons.join("\n")).toMatch(/unknown version 99/);
     expect(reasons.join("\n")).toMatch(/invalid checkout.requested data/);
     expect(reasons.join("\n")).toMatch(/handler bug/);
+  });
+
+  it("stops the subscription whose batch failed, so no message waits in it while the next one serves", async () => {
+    // a dead letter whose compensation fails (its database down, say) fails the whole batch;
+    // the consumer re-subscribes. Unpatched, the failed subscription went on pulling messages
+    // into a queue nobody served, holding each in progress for ten ack waits
+    const name = "test.failed-batch";
+    const doomed = envelope();
+    let compensations = 0;
+    let doomedDeliveries = 0;
+    const spec = recordingSpec(name);
+    running.push(
+      startConsumer(
+        fx.consumerDeps,
+        {
+          ...spec,
+          async handle(event, tx) {
+            if (event.id !== doomed.id) return spec.handle(event, tx);
+            doomedDeliveries += 1;
+            throw new TerminalError("cannot be applied");
+          },
+          async onDeadLetter() {
+            compensations += 1;
+            if (compensations === 1) throw new Error("compensation failed");
+          },
+        },
+        { ackWaitMs: 1000 },
+      ),
+    );
+    await publish(doomed);
+    await waitFor(
+      async () => (await fx.counter("codflow_consumer_restarts_total", { consumer: name })) === 1,
+      { what: "the failed batch" },
+    );
+    const events = Array.from({ length: 20 }, () => envelope());
+    for (const e of events) await publish(e);
+    await waitFor(async () => (await count("effects", name)) === 20, { what: "20 effects" });
+    await waitFor(() => compensations === 2, { what: "the compensation done again" });
+    // the doomed event came back once per failure; nothing else was delivered twice
+    expect(await fx.counter("codflow_consumer_redeliveries_total", { consumer: name })).toBe(
+      doomedDeliveries - 1,
+    );
+    expect(await count("applied", name)).toBe(20);
   });
 
   it("re-creates its consumer when it is deleted under it", async () => {

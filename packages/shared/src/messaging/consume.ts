@@ -459,15 +459,24 @@ export function startConsumer<T extends EventType>(
           ended = true;
           notify?.();
         })();
-        while (!ended || queue.length > 0) {
-          if (queue.length === 0) {
-            await new Promise<void>((resolve) => {
-              notify = resolve;
-            });
-            notify = undefined;
-            continue;
+        try {
+          while (!ended || queue.length > 0) {
+            if (queue.length === 0) {
+              await new Promise<void>((resolve) => {
+                notify = resolve;
+              });
+              notify = undefined;
+              continue;
+            }
+            await processBatch(queue.splice(0, batchSize));
           }
-          await processBatch(queue.splice(0, batchSize));
+        } catch (err) {
+          // a batch that failed outright (a dead letter that could not be written) ends this
+          // subscription: left running, it would go on pulling messages into a queue nobody
+          // serves. What it held comes back after its ack wait.
+          messages.stop();
+          await pump.catch(() => {});
+          throw err;
         }
         await pump;
         if (!stopped) {
