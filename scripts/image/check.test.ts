@@ -46,11 +46,15 @@ describe("a runtime folder's problems are named", () => {
       "dist/npm-imports.json": "{}",
       "node_modules/postgres/package.json": manifest("3.4.9"),
       "node_modules/postgres/cjs/src/connection.js": "// as published\n",
+      "node_modules/postgres/cjs/src/index.js": "// as published\n",
       "node_modules/postgres/src/connection.js": "// as published\n",
+      "node_modules/postgres/src/index.js": "// as published\n",
     });
     expect(unpatchedDependencies(unpatched)).toEqual([
       expect.stringMatching(/^postgres@3\.4\.9: cjs\/src\/connection\.js lacks /),
+      expect.stringMatching(/^postgres@3\.4\.9: cjs\/src\/index\.js lacks /),
       expect.stringMatching(/^postgres@3\.4\.9: src\/connection\.js lacks /),
+      expect.stringMatching(/^postgres@3\.4\.9: src\/index\.js lacks /),
     ]);
 
     const patched = runtimeFolder("patched", { "dist/npm-imports.json": "{}" });
