@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
-import { freePort, TEST_PG_URL, waitFor } from "../src/testing/index.ts";
+import { createTestDatabase, freePort, TEST_PG_URL, waitFor } from "../src/testing/index.ts";
 
 /**
  * Regression tests for the patched postgres.js (patches/postgres@3.4.9.patch). Its bugs show
@@ -74,6 +74,7 @@ describe("postgres.js as patched", () => {
       await proxy.close();
     }
   });
+
   it("flushes a reconnected connection's writes when its socket closed with a write pending", async () => {
     // unpatched, the close cancelled the pending flush but kept its bytes and its timer handle:
     // the next connection's startup message was queued behind them and never sent, and the
@@ -103,10 +104,11 @@ describe("postgres.js as patched", () => {
     // unpatched, the transaction's code, still running after its session ended, sent its next
     // statement on the session the pool had opened since: it ran there alone, outside any
     // transaction, and committed — half a transaction
-    const table = `driver_dead_tx_${process.pid}_${Date.now()}`;
-    const admin = postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
+    const db = await createTestDatabase("shared");
+    const table = "written_late";
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
     await admin.unsafe(`create table ${table} (n int)`);
-    const { sql, sockets } = ownSockets();
+    const { sql, sockets } = ownSockets(db.url);
     try {
       let resume = () => {};
       const paused = new Promise<void>((resolve) => {
@@ -132,8 +134,8 @@ describe("postgres.js as patched", () => {
       expect(await sql`select 3 as three`).toEqual([{ three: 3 }]);
     } finally {
       await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop table if exists ${table}`);
       await admin.end({ timeout: 5 });
+      await db.drop();
     }
   });
 
@@ -162,8 +164,8 @@ describe("postgres.js as patched", () => {
 });
 
 /** A one-connection pool on sockets the test holds, to close them at a chosen moment. */
-function ownSockets() {
-  const upstream = new URL(TEST_PG_URL);
+function ownSockets(url = TEST_PG_URL) {
+  const upstream = new URL(url);
   const sockets: Socket[] = [];
   // `socket` is a real option (a function that returns the connection's socket) that
   // postgres.js's types leave out
@@ -177,7 +179,7 @@ function ownSockets() {
       return socket;
     },
   } as postgres.Options<Record<string, postgres.PostgresType>>;
-  return { sql: postgres(TEST_PG_URL, options), sockets };
+  return { sql: postgres(url, options), sockets };
 }
 
 /**
