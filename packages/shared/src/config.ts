@@ -50,6 +50,12 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     /** When a stream is re-created (broker rebuilt empty), events published this recently are re-sent. */
     OUTBOX_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
     STREAM_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+    /**
+     * `/healthz` (the liveness probe) fails while a database call has been in flight longer than
+     * this; 0 turns the check off. A call fails within the connect timeout when PostgreSQL is
+     * down, so one this old means a wedged connection pool or a blackholed socket: a restart heals it.
+     */
+    LIVENESS_MAX_DB_CALL_SECONDS: z.coerce.number().int().min(0).default(300),
   });
 }
 

@@ -1,7 +1,7 @@
 import { onAfterCommitError } from "./after-commit.ts";
 import type { BaseConfig } from "./config.ts";
 import { createDatabase, type Database } from "./db.ts";
-import type { ReadinessCheck } from "./http/app.ts";
+import type { LivenessCheck, ReadinessCheck } from "./http/app.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ConsumerDeps, RunningConsumer } from "./messaging/consume.ts";
@@ -12,7 +12,7 @@ import type { WorkerLoop } from "./messaging/worker-loop.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { readShippedMigrations, schemaReadiness } from "./schema-readiness.ts";
 import { type Stop, startHttpServer, stopOnSignals } from "./service.ts";
-import { startTelemetry } from "./telemetry.ts";
+import { oldestDbCall, startTelemetry } from "./telemetry.ts";
 
 /** What every service stands on; `main.ts` builds it once and passes it down. */
 export interface Platform {
@@ -26,6 +26,7 @@ export interface Platform {
   streamWatch: WorkerLoop;
   consumerDeps: ConsumerDeps;
   readiness: ReadinessCheck[];
+  liveness: LivenessCheck;
   shutdownTelemetry: Stop;
 }
 
@@ -108,6 +109,7 @@ export async function startPlatform(
       },
       schemaReadiness(database.sql, shippedMigrations),
     ],
+    liveness: dbCallWatchdog(config.LIVENESS_MAX_DB_CALL_SECONDS),
     shutdownTelemetry: telemetry.shutdown,
   };
 }
@@ -158,4 +160,20 @@ export async function runService(
   );
   logger.info({ port: http.port }, `${config.SERVICE_NAME} started`);
   return http;
+}
+
+/**
+ * Liveness: fails, saying which call, while a database call (`inDbSpan`, every `inTransaction`)
+ * has been in flight longer than `maxSeconds`; 0 never fails. Seen once after a PostgreSQL
+ * restart: a driver bug left orders' pool waiting forever while `/healthz` kept answering ok.
+ */
+export function dbCallWatchdog(maxSeconds: number): LivenessCheck {
+  return () => {
+    const oldest = oldestDbCall();
+    if (!oldest || maxSeconds === 0) return undefined;
+    const seconds = (Date.now() - oldest.since) / 1000;
+    return seconds > maxSeconds
+      ? `database call "${oldest.name}" in flight for ${Math.floor(seconds)} s (limit ${maxSeconds} s)`
+      : undefined;
+  };
 }

@@ -130,6 +130,17 @@ export async function inSpan<T>(
   );
 }
 
+/** Database calls in flight (`inDbSpan`), in the order they started. */
+const dbCallsInFlight = new Set<{ name: string; since: number }>();
+
+/**
+ * The database call (`inDbSpan`, so every `inTransaction`) in flight the longest: its name and
+ * when it started (epoch ms); undefined when none is. What the liveness watchdog looks at.
+ */
+export function oldestDbCall(): { name: string; since: number } | undefined {
+  return dbCallsInFlight.values().next().value;
+}
+
 /**
  * Runs `fn`, the statements of one transaction, inside a `db.transaction <name>` client span
  * (`db.system=postgresql`, `db.operation.name=<name>`). inTransaction opens it for every explicit
@@ -138,6 +149,8 @@ export async function inSpan<T>(
  * Example: `inDbSpan("outbox.mark-published", () => sql\`update outbox …\`)`.
  */
 export function inDbSpan<T>(name: string, fn: () => Promise<T>) {
+  const call = { name, since: Date.now() };
+  dbCallsInFlight.add(call);
   return inSpan(
     `db.transaction ${name}`,
     {
@@ -149,7 +162,7 @@ export function inDbSpan<T>(name: string, fn: () => Promise<T>) {
       },
     },
     fn,
-  );
+  ).finally(() => dbCallsInFlight.delete(call));
 }
 
 /**

@@ -1,5 +1,6 @@
 import {
   createServiceApp,
+  type LivenessCheck,
   type Logger,
   type Metrics,
   type ReadinessCheck,
@@ -35,6 +36,7 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  liveness?: LivenessCheck;
   verifyToken: TokenVerifier;
   statusWatch: StatusWatch;
 }
@@ -45,6 +47,7 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: deps.readiness,
+    liveness: deps.liveness,
   });
   createCheckoutMetrics(deps.metrics).observe(deps.sql, deps.logger);
   registerCartRoutes(app, deps);

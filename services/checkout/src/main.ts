@@ -37,6 +37,7 @@ const app = createApp({
   logger,
   metrics,
   readiness: platform.readiness,
+  liveness: platform.liveness,
   verifyToken: platform.verifyToken,
   statusWatch,
 });

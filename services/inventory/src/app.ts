@@ -1,4 +1,10 @@
-import { createServiceApp, type Logger, type Metrics, type ReadinessCheck } from "@codflow/shared";
+import {
+  createServiceApp,
+  type LivenessCheck,
+  type Logger,
+  type Metrics,
+  type ReadinessCheck,
+} from "@codflow/shared";
 import type { RouteDeps } from "./http/deps.ts";
 import { registerProductRoutes } from "./http/products.ts";
 import { registerPublicProductRoutes } from "./http/public-products.ts";
@@ -10,6 +16,7 @@ export interface AppDeps extends RouteDeps {
   logger: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  liveness?: LivenessCheck;
 }
 
 /** The inventory HTTP app: admin catalog and stock routes, and the public product read. */
@@ -19,6 +26,7 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: deps.readiness,
+    liveness: deps.liveness,
   });
   createInventoryMetrics(deps.metrics).observe(deps.sql, deps.logger);
   registerVendorRoutes(app, deps);

@@ -24,6 +24,7 @@ const app = createApp({
   logger,
   metrics: platform.metrics,
   readiness: platform.readiness,
+  liveness: platform.liveness,
 });
 const consumers = [
   startConsumer(

@@ -1,10 +1,17 @@
-import { createServiceApp, type Logger, type Metrics, type ReadinessCheck } from "@codflow/shared";
+import {
+  createServiceApp,
+  type LivenessCheck,
+  type Logger,
+  type Metrics,
+  type ReadinessCheck,
+} from "@codflow/shared";
 import { createNotifierMetrics } from "./metrics.ts";
 
 export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  liveness?: LivenessCheck;
 }
 
 /** No public routes: `/healthz`, `/readyz`, `/metrics` and `/openapi.json` only. */

@@ -21,6 +21,7 @@ const app = createApp({
   logger: platform.logger,
   metrics: platform.metrics,
   readiness: platform.readiness,
+  liveness: platform.liveness,
 });
 const consumers = [
   startConsumer(platform.consumerDeps, onCheckoutConfirmed()),

@@ -1,6 +1,7 @@
 import {
   createServiceApp,
   type Db,
+  type LivenessCheck,
   type Logger,
   type Metrics,
   type ReadinessCheck,
@@ -15,6 +16,7 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  liveness?: LivenessCheck;
   verifyToken: TokenVerifier;
   db: Db;
   /** For the lifecycle transactions (row lock, audit row, outbox). */
@@ -30,6 +32,7 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: deps.readiness,
+    liveness: deps.liveness,
   });
   const moves = {
     sql: deps.sql,

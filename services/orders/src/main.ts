@@ -16,6 +16,7 @@ const deps = {
   logger: platform.logger,
   metrics: platform.metrics,
   readiness: platform.readiness,
+  liveness: platform.liveness,
   verifyToken: platform.verifyToken,
   db: platform.database.db,
   sql: platform.database.sql,

@@ -16,6 +16,9 @@ export type ServiceApp = OpenAPIHono<AppEnv>;
 /** A named readiness check: resolves when the dependency answers, throws otherwise. */
 export type ReadinessCheck = { name: string; check: () => Promise<unknown> };
 
+/** Why this process cannot recover by itself and should be restarted; undefined while it can. */
+export type LivenessCheck = () => string | undefined;
+
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Hono's own refusals (malformed JSON, a body that is not JSON…) as problem slugs. */
@@ -35,11 +38,14 @@ export function createServiceApp({
   logger,
   metrics,
   readiness,
+  liveness,
 }: {
   service: string;
   logger: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  /** `/healthz` answers 503 with its reason while it returns one (the liveness probe). */
+  liveness?: LivenessCheck;
 }): ServiceApp {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
@@ -107,7 +113,15 @@ export function createServiceApp({
     ),
   );
 
-  app.get("/healthz", (c) => c.json({ status: "ok", service }));
+  app.get("/healthz", (c) => {
+    const stuck = liveness?.();
+    if (stuck === undefined) return c.json({ status: "ok", service });
+    logger.error(
+      { reason: stuck },
+      "not live: the liveness probe fails until this process restarts",
+    );
+    return c.json({ status: "stuck", service, reason: stuck }, 503);
+  });
   app.get("/readyz", async (c) => {
     const results = await Promise.all(
       readiness.map(async ({ name, check }) => {
