@@ -24,6 +24,12 @@ const gatewayConfigSchema = z.object({
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
   /** Keep-alive connections to each service replica at most; more requests queue for one. */
   UPSTREAM_MAX_SOCKETS: z.coerce.number().int().min(1).default(512),
+  /**
+   * New connections to one replica that may be opening at once (not yet answered a request): a
+   * busy Node service accepts one connection per event-loop turn, so a larger burst parks
+   * requests in its accept queue while open connections come free (see connection-ramp.ts).
+   */
+  UPSTREAM_CONNECT_BURST: z.coerce.number().int().min(1).default(32),
   /** Each replica's /readyz is asked this often; a replica failing it gets no requests. */
   UPSTREAM_READINESS_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
   /** A replica that refused a connection gets no requests this long, or until its probe passes. */

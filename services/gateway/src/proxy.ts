@@ -25,6 +25,8 @@ export interface UpstreamProxyOptions {
   bodyLimitBytes: number;
   /** Connections kept to each replica at most; requests beyond wait for one to come free. */
   maxSocketsPerReplica: number;
+  /** Connections to one replica that may be opening (not yet answered) at once: ConnectionRamp. */
+  connectBurst: number;
   /** How often each replica's `/readyz` is asked; one that fails it gets no requests. */
   readinessIntervalMs: number;
   /** How long a replica that refused a connection gets no requests (a passing probe ends it). */
@@ -110,6 +112,7 @@ export function createUpstreamProxy({
   timeoutMs,
   bodyLimitBytes,
   maxSocketsPerReplica,
+  connectBurst,
   readinessIntervalMs,
   ejectionMs,
   logger,
@@ -122,7 +125,11 @@ export function createUpstreamProxy({
   };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
-  const sets = createReplicaSets(pools, { http: httpAgent, https: httpsAgent });
+  const sets = createReplicaSets(
+    pools,
+    { http: httpAgent, https: httpsAgent },
+    { max: maxSocketsPerReplica, burst: connectBurst },
+  );
   const probes = startReadinessProbes({
     replicas: Object.values(sets).flatMap((set) => set.replicas),
     intervalMs: readinessIntervalMs,
@@ -164,6 +171,7 @@ export function createUpstreamProxy({
     const hasIdempotencyKey = req.headers["idempotency-key"] !== undefined;
     const headers = forwardedHeaders(req, span.traceHeaders);
     let current: ClientRequest | undefined;
+    let stopWaiting: (() => void) | undefined;
     let settled = false;
     let timedOut = false;
     let clientGone = false;
@@ -172,22 +180,49 @@ export function createUpstreamProxy({
     let bodyEnded = !hasBody;
     const timer = setTimeout(() => {
       timedOut = true;
-      current?.destroy(new UpstreamTimeout(`no response headers within ${timeoutMs} ms`));
+      if (current) {
+        current.destroy(new UpstreamTimeout(`no response headers within ${timeoutMs} ms`));
+        return;
+      }
+      stopWaiting?.();
+      logger.warn(
+        { ...logFields, ms: elapsed(started) },
+        "no connection to the upstream came free",
+      );
+      fail(gatewayTimeout());
     }, timeoutMs);
     res.once("close", () => {
       clearTimeout(timer);
       if (res.writableFinished) return;
       // the client left before the answer was complete: the upstream need not go on
       clientGone = true;
+      stopWaiting?.();
       current?.destroy();
     });
+    const gatewayTimeout = () =>
+      new HttpProblem(
+        504,
+        "gateway-timeout",
+        "Gateway Timeout",
+        `${upstream} did not answer within ${timeoutMs} ms`,
+      );
     const fail = (problem: HttpProblem) => {
       settled = true;
       clearTimeout(timer);
       answer(problem);
     };
 
+    // While it waits for a connection the body stays unread (the client feels the backpressure).
     const send = (replica: Replica) => {
+      req.pause();
+      stopWaiting = replica.ramp.enter(() => {
+        stopWaiting = undefined;
+        dispatch(replica);
+        req.resume();
+      });
+    };
+
+    const dispatch = (replica: Replica) => {
       const target = replica.base + pathname;
       const upstreamReq = replica.request({
         hostname: replica.hostname,
@@ -199,8 +234,12 @@ export function createUpstreamProxy({
         agent: replica.agent,
       });
       current = upstreamReq;
+      // Node emits the request's "close" just before it hands a kept-alive socket back to the
+      // agent: the next request waits a microtask so it finds that socket free, not a new one.
+      upstreamReq.once("close", () => queueMicrotask(() => replica.ramp.leave()));
 
       upstreamReq.once("response", (upstreamRes) => {
+        replica.ramp.answered(upstreamReq.socket);
         settled = true;
         kept = undefined;
         clearTimeout(timer);
@@ -236,12 +275,7 @@ export function createUpstreamProxy({
         if (next) return send(next);
         fail(
           timedOut
-            ? new HttpProblem(
-                504,
-                "gateway-timeout",
-                "Gateway Timeout",
-                `${upstream} did not answer within ${timeoutMs} ms`,
-              )
+            ? gatewayTimeout()
             : new HttpProblem(
                 502,
                 "bad-gateway",

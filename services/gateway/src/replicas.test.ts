@@ -13,10 +13,11 @@ import { createUpstreamPools } from "./routes.ts";
 function ordersSet(count: number): ReplicaSet {
   const agent = new Agent();
   const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${9001 + i}`);
-  return createReplicaSets(createUpstreamPools({ checkout: urls, inventory: urls, orders: urls }), {
-    http: agent,
-    https: agent,
-  }).orders;
+  return createReplicaSets(
+    createUpstreamPools({ checkout: urls, inventory: urls, orders: urls }),
+    { http: agent, https: agent },
+    { max: 8, burst: 2 },
+  ).orders;
 }
 
 const replicaOf = (set: ReplicaSet, index: number) => set.replicas[index] as Replica;

@@ -1,5 +1,6 @@
 import { type Agent as HttpAgent, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { ConnectionRamp } from "./connection-ramp.ts";
 import type { UpstreamName, UpstreamPools } from "./routes.ts";
 
 /** One replica of a service: its address parsed once, and whether it should get requests. */
@@ -13,6 +14,8 @@ export interface Replica {
   secure: boolean;
   request: typeof httpRequest;
   agent: HttpAgent;
+  /** How many requests it may take now: see ConnectionRamp. */
+  ramp: ConnectionRamp;
   /** What its last readiness probe said; true until a probe says otherwise. */
   ready: boolean;
   /** performance.now() when it last refused a connection, and until when it is skipped for it. */
@@ -88,6 +91,7 @@ export function eject(replica: Replica, now: number, ejectionMs: number): boolea
 export function createReplicaSets(
   pools: UpstreamPools,
   agents: { http: HttpAgent; https: HttpAgent },
+  connections: { max: number; burst: number },
 ): Record<UpstreamName, ReplicaSet> {
   const sets = {} as Record<UpstreamName, ReplicaSet>;
   for (const name of Object.keys(pools) as UpstreamName[]) {
@@ -105,6 +109,7 @@ export function createReplicaSets(
           secure,
           request: secure ? httpsRequest : httpRequest,
           agent: secure ? agents.https : agents.http,
+          ramp: new ConnectionRamp(connections.max, connections.burst),
           ready: true,
           ejectedAt: Number.NEGATIVE_INFINITY,
           ejectedUntil: 0,

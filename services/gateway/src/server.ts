@@ -27,6 +27,7 @@ export function startGateway({ config, logger }: GatewayDeps): Promise<RunningGa
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     maxSocketsPerReplica: config.UPSTREAM_MAX_SOCKETS,
+    connectBurst: config.UPSTREAM_CONNECT_BURST,
     readinessIntervalMs: config.UPSTREAM_READINESS_INTERVAL_MS,
     ejectionMs: config.UPSTREAM_EJECTION_MS,
     logger,
