@@ -1,4 +1,5 @@
 export * from "./after-commit.ts";
+export * from "./batcher.ts";
 export * from "./config.ts";
 export * from "./context.ts";
 export * from "./db.ts";

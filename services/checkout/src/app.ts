@@ -20,6 +20,7 @@ export interface AppDeps {
     Config,
     | "COD_MAX_ORDER_MINOR"
     | "COD_MAX_ACTIVE_ORDERS"
+    | "CHECKOUT_ACCEPT_CONCURRENCY"
     | "PHONE_OTP_TTL_SECONDS"
     | "PHONE_OTP_RESEND_SECONDS"
     | "PHONE_OTP_SENDS_PER_HOUR"

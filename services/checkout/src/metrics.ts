@@ -62,6 +62,17 @@ function build(metrics: Metrics) {
       "Checkouts refused by a COD rule before acceptance, by problem slug (cod-disabled, phone-verification-required, cod-limit-exceeded, cod-active-limit, payment-method-unsupported).",
       ["slug"],
     ),
+    acceptBatchSize: metrics.histogram(
+      "codflow_checkout_accept_batch_size",
+      "Checkout requests accepted (or refused) together in one transaction: 1 when idle, more under load.",
+      [],
+      [1, 2, 4, 8, 16, 32, 64],
+    ),
+    acceptQueued: metrics.gauge(
+      "codflow_checkout_accept_queued",
+      "Checkout requests waiting for an acceptance transaction (all CHECKOUT_ACCEPT_CONCURRENCY are in flight).",
+      [],
+    ),
     rateLimited: metrics.counter(
       "codflow_rate_limited_total",
       "Requests answered 429 rate-limited, by limiter (checkout:ip, checkout:customer, and the OTP routes' per-IP and per-customer limiters).",

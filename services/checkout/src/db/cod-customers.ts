@@ -24,25 +24,50 @@ export async function lockCodProfile(tx: TxSql, customerId: string): Promise<Cod
   return toProfile(await lockProfileRow(tx, customerId));
 }
 
+export interface CodFacts {
+  profile: CodProfileRow;
+  activeOrders: number;
+  hasConfirmedCodOrder: boolean;
+}
+
 /**
- * `lockCodProfile`, then the facts the COD rules read under that lock (active orders, an earlier
- * confirmed COD order). The facts are a second statement on purpose: a statement that waited for
- * the lock still reads with the snapshot it took before waiting, so counting in the locking
- * statement would miss the slot the lock's previous holder just took.
+ * `lockCodProfile` for each customer, then the facts the COD rules read under those locks
+ * (active orders, an earlier confirmed COD order), by customer id. The facts are a statement of
+ * their own on purpose: a statement that waited for a lock still reads with the snapshot it took
+ * before waiting, so counting in the locking statement would miss the slot the lock's previous
+ * holder just took.
  */
-export async function lockCodProfileWithFacts(
+export async function lockCodProfilesWithFacts(
   tx: TxSql,
-  customerId: string,
-  /** The row, when an earlier statement of `tx` already locked it (claimKeyWithCart does). */
-  locked?: ProfileDbRow,
-) {
-  const profile = locked ? toProfile(locked) : await lockCodProfile(tx, customerId);
-  const [facts] = await tx<{ activeOrders: number; hasConfirmedCodOrder: boolean }[]>`
-    select (select count(*)::int from cod_active_orders where customer_id = ${customerId})
+  customers: readonly {
+    customerId: string;
+    /** The row, when an earlier statement of `tx` already locked it (claimKeysWithCarts does). */
+    locked?: ProfileDbRow;
+  }[],
+): Promise<Map<string, CodFacts>> {
+  const profiles = new Map<string, CodProfileRow>();
+  const inCustomerOrder = [...customers].sort((a, b) => (a.customerId < b.customerId ? -1 : 1));
+  for (const { customerId, locked } of inCustomerOrder) {
+    profiles.set(customerId, locked ? toProfile(locked) : await lockCodProfile(tx, customerId));
+  }
+  const ids = [...profiles.keys()];
+  const facts = await tx<
+    { customerId: string; activeOrders: number; hasConfirmedCodOrder: boolean }[]
+  >`
+    select u.customer_id as "customerId",
+           (select count(*)::int from cod_active_orders a where a.customer_id = u.customer_id)
              as "activeOrders",
-           exists (select 1 from checkouts where customer_id = ${customerId} and status = 'confirmed')
-             as "hasConfirmedCodOrder"`;
-  return { profile, activeOrders: 0, hasConfirmedCodOrder: false, ...facts };
+           exists (select 1 from checkouts c
+                   where c.customer_id = u.customer_id and c.status = 'confirmed')
+             as "hasConfirmedCodOrder"
+    from unnest(${ids}::text[]) as u(customer_id)`;
+  const factsOf = new Map(facts.map((row) => [row.customerId, row]));
+  return new Map(
+    [...profiles].map(([customerId, profile]): [string, CodFacts] => {
+      const { activeOrders = 0, hasConfirmedCodOrder = false } = factsOf.get(customerId) ?? {};
+      return [customerId, { profile, activeOrders, hasConfirmedCodOrder }];
+    }),
+  );
 }
 
 /** The profile row, locked; created first only when missing (the hot path has it already). */

@@ -1,12 +1,6 @@
-import type { Sql } from "@codflow/shared";
+import { Batcher, type Sql } from "@codflow/shared";
 import type { Env } from "hono";
 import type { ClientRateLimitInfo, HonoConfigType, Store } from "hono-rate-limiter";
-
-interface QueuedHit {
-  key: string;
-  resolve(info: ClientRateLimitInfo): void;
-  reject(err: unknown): void;
-}
 
 /**
  * hono-rate-limiter's store over checkout's Postgres, so every replica counts the same hits.
@@ -21,7 +15,10 @@ interface QueuedHit {
 export class PostgresRateLimitStore<E extends Env = Env> implements Store<E> {
   localKeys = false;
   #windowMs = 60_000;
-  #queued: QueuedHit[] = [];
+  #hits = new Batcher<string, ClientRateLimitInfo>((keys) => this.#count(keys), {
+    concurrency: Number.POSITIVE_INFINITY,
+    maxSize: Number.POSITIVE_INFINITY,
+  });
 
   constructor(
     private readonly sql: Sql,
@@ -33,43 +30,38 @@ export class PostgresRateLimitStore<E extends Env = Env> implements Store<E> {
   }
 
   increment(key: string): Promise<ClientRateLimitInfo> {
-    return new Promise((resolve, reject) => {
-      const first = this.#queued.push({ key: this.prefix + key, resolve, reject }) === 1;
-      // after this turn's I/O: every request parsed in it joins the statement
-      if (first) setImmediate(() => void this.#count());
-    });
+    return this.#hits.add(this.prefix + key);
   }
 
-  async #count() {
-    const hits = this.#queued.splice(0);
+  async #count(hits: string[]): Promise<PromiseSettledResult<ClientRateLimitInfo>[]> {
     const perKey = new Map<string, number>();
-    for (const { key } of hits) perKey.set(key, (perKey.get(key) ?? 0) + 1);
+    for (const key of hits) perKey.set(key, (perKey.get(key) ?? 0) + 1);
     const keys = [...perKey.keys()].sort();
-    let rows: { key: string; hits: number; resetAtMs: number }[];
-    try {
-      rows = await this.sql<typeof rows>`
-        insert into rate_limit_hits as r (key, hits, reset_at)
-        select u.key, u.n, now() + make_interval(secs => ${this.#windowMs / 1000})
-        from unnest(${keys}::text[], ${keys.map((k) => perKey.get(k) ?? 0)}::int[]) as u(key, n),
-             (select set_config('synchronous_commit', 'off', true)) as no_fsync
-        order by u.key
-        on conflict (key) do update
-        set hits = case when r.reset_at <= now() then excluded.hits else r.hits + excluded.hits end,
-            reset_at = case when r.reset_at <= now() then excluded.reset_at else r.reset_at end
-        returning r.key, r.hits, (extract(epoch from r.reset_at) * 1000)::float8 as "resetAtMs"`;
-    } catch (err) {
-      for (const hit of hits) hit.reject(err);
-      return;
-    }
+    const rows = await this.sql<{ key: string; hits: number; resetAtMs: number }[]>`
+      insert into rate_limit_hits as r (key, hits, reset_at)
+      select u.key, u.n, now() + make_interval(secs => ${this.#windowMs / 1000})
+      from unnest(${keys}::text[], ${keys.map((k) => perKey.get(k) ?? 0)}::int[]) as u(key, n),
+           (select set_config('synchronous_commit', 'off', true)) as no_fsync
+      order by u.key
+      on conflict (key) do update
+      set hits = case when r.reset_at <= now() then excluded.hits else r.hits + excluded.hits end,
+          reset_at = case when r.reset_at <= now() then excluded.reset_at else r.reset_at end
+      returning r.key, r.hits, (extract(epoch from r.reset_at) * 1000)::float8 as "resetAtMs"`;
     const counted = new Map(rows.map((row) => [row.key, row]));
     const later = new Map(perKey); // hits of the key still to answer, this one included
-    for (const hit of hits) {
-      const row = counted.get(hit.key);
-      const left = later.get(hit.key) ?? 1;
-      later.set(hit.key, left - 1);
-      if (!row) hit.reject(new Error(`rate limit upsert returned no row for ${hit.key}`));
-      else hit.resolve({ totalHits: row.hits - (left - 1), resetTime: new Date(row.resetAtMs) });
-    }
+    return hits.map((key) => {
+      const row = counted.get(key);
+      const left = later.get(key) ?? 1;
+      later.set(key, left - 1);
+      if (!row) {
+        return {
+          status: "rejected",
+          reason: new Error(`rate limit upsert returned no row for ${key}`),
+        };
+      }
+      const info = { totalHits: row.hits - (left - 1), resetTime: new Date(row.resetAtMs) };
+      return { status: "fulfilled", value: info };
+    });
   }
 
   async decrement(key: string) {

@@ -1,33 +1,26 @@
 import {
   auth,
   HttpProblem,
-  inTransaction,
-  type NewEvent,
+  injectTraceContext,
   problemContent,
   rejectedLineSchema,
   runWithContext,
   type ServiceApp,
   shippingAddressSchema,
-  type TxSql,
 } from "@codflow/shared";
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { v7 as uuidv7 } from "uuid";
+import { createCheckoutAcceptor } from "../accept-checkouts.ts";
 import type { AppDeps } from "../app.ts";
-import { claimKeyWithCart, insertAcceptedCheckout } from "../db/accept-checkout.ts";
-import { type CheckoutView, findOwnCheckout } from "../db/checkouts.ts";
-import { lockCodProfileWithFacts } from "../db/cod-customers.ts";
+import { findOwnCheckout } from "../db/checkouts.ts";
 import { CHECKOUT_STATUSES } from "../db/schema.ts";
-import { type CartSnapshot, snapshotCart } from "../domain/cart.ts";
-import { type CodRefusal, checkCodEligibility } from "../domain/eligibility.ts";
-import { requestHash } from "../domain/request-hash.ts";
 import { createCheckoutMetrics } from "../metrics.ts";
 import { waitForOutcome } from "../status-watch.ts";
 import { E164 } from "./phone.ts";
 import { preferredWaitSeconds } from "./prefer-wait.ts";
 import { clientIp, customerOf, rateLimit } from "./rate-limit.ts";
 
-const checkoutRequestSchema = z
+export const checkoutRequestSchema = z
   .object({
     paymentMethod: z.literal("cod"),
     phone: z.string().regex(E164, "an E.164 number, e.g. +4915112345678"),
@@ -89,6 +82,7 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
   const customerOnly = auth({ verify: deps.verifyToken, roles: ["customer"] });
   const common = { tags: ["checkout"], security: [{ bearer: [] }], middleware: customerOnly };
   const metrics = createCheckoutMetrics(deps.metrics);
+  const accept = createCheckoutAcceptor(deps);
   const { config } = deps;
   const limits = [
     rateLimit({
@@ -148,14 +142,13 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
       const user = c.get("user");
       const headers = c.req.valid("header");
       const body = c.req.valid("json");
-      const { id, status, created } = await inTransaction(deps.sql, "checkout.accept", (tx) =>
-        acceptCheckout(tx, deps, {
-          customerId: user.id,
-          customerEmail: user.email,
-          key: headers["idempotency-key"],
-          body,
-        }),
-      );
+      const { id, status, created } = await accept({
+        customerId: user.id,
+        customerEmail: user.email,
+        key: headers["idempotency-key"],
+        body,
+        traceHeaders: injectTraceContext(),
+      });
       if (created) metrics.accepted();
       return runWithContext({ correlationId: id }, async () => {
         c.header("Location", statusUrl(id));
@@ -239,155 +232,6 @@ export function registerCheckoutRoutes(app: ServiceApp, deps: AppDeps) {
         }),
       );
     },
-  );
-}
-
-interface CheckoutRequest {
-  customerId: string;
-  customerEmail: string | null;
-  key: string;
-  body: z.infer<typeof checkoutRequestSchema>;
-}
-
-/**
- * The whole acceptance in the caller's transaction: claim the key (or answer its replay),
- * snapshot the priced cart, lock the customer's COD profile and judge COD eligibility under it
- * (so concurrent checkouts of one customer count active orders one after another), insert the
- * checkout `processing` with its lines and its active-order slot, append `checkout.requested`.
- * Any refusal throws, rolling everything back (the key too). A new checkout comes back as
- * `created`, the view the caller may start waiting from without reading it again.
- */
-async function acceptCheckout(
-  tx: TxSql,
-  deps: AppDeps,
-  request: CheckoutRequest,
-): Promise<{ id: string; status: CheckoutView["status"]; created?: CheckoutView }> {
-  const { customerId, body } = request;
-  const id = uuidv7();
-  const claim = await claimKeyWithCart(tx, {
-    customerId,
-    key: request.key,
-    requestHash: requestHash(body),
-    checkoutId: id,
-  });
-  if (claim.kind === "replay") {
-    return { id: claim.checkoutId, status: claim.status };
-  }
-  if (claim.kind === "reused") {
-    throw new HttpProblem(
-      409,
-      "idempotency-key-reused",
-      "Idempotency-Key reused",
-      "this key was sent before with a different request; use a new key for a new checkout",
-    );
-  }
-  if (claim.kind === "in-progress") {
-    throw new HttpProblem(409, "request-in-progress", "Request in progress", "retry shortly");
-  }
-
-  const { cart } = claim;
-  const snapshot = snapshotCart(cart?.lines ?? []);
-  if (!snapshot.ok || !cart) throw cartRefusal(snapshot);
-  const { profile, ...facts } = await lockCodProfileWithFacts(tx, customerId, claim.profile);
-  const eligibility = checkCodEligibility(
-    {
-      paymentMethod: body.paymentMethod,
-      totalMinor: snapshot.totalMinor,
-      currency: snapshot.currency,
-      phone: body.phone,
-      profile,
-      ...facts,
-    },
-    {
-      maxOrderMinor: deps.config.COD_MAX_ORDER_MINOR,
-      maxActiveOrders: deps.config.COD_MAX_ACTIVE_ORDERS,
-    },
-  );
-  if (!eligibility.eligible) {
-    const { slug, title, detail } = eligibility.refusal;
-    createCheckoutMetrics(deps.metrics).codRefusals.inc({ slug });
-    throw new HttpProblem(REFUSAL_STATUS[slug], slug, title, detail);
-  }
-
-  const requested: NewEvent<"checkout.requested"> = {
-    type: "checkout.requested",
-    correlationId: id,
-    causationId: null,
-    data: {
-      checkoutId: id,
-      customerId,
-      customerEmail: request.customerEmail,
-      lines: snapshot.lines.map(({ variantId, qty, unitPriceMinor, currency }) => ({
-        variantId,
-        qty,
-        unitPriceMinor,
-        currency,
-      })),
-      totalMinor: snapshot.totalMinor,
-      currency: snapshot.currency,
-      phone: body.phone,
-      shippingAddress: body.shippingAddress,
-    },
-  };
-  const inserted = await insertAcceptedCheckout(
-    tx,
-    deps.namespace,
-    {
-      id,
-      customerId,
-      customerEmail: request.customerEmail,
-      cartId: cart.cartId,
-      totalMinor: snapshot.totalMinor,
-      currency: snapshot.currency,
-      phone: body.phone,
-      shippingAddress: body.shippingAddress,
-      lines: snapshot.lines,
-    },
-    requested,
-  );
-  if (!inserted) {
-    throw new HttpProblem(
-      409,
-      "checkout-in-progress",
-      "Checkout in progress",
-      "this cart has a checkout still processing; wait for its outcome",
-    );
-  }
-  const created: CheckoutView = {
-    id,
-    status: "processing",
-    totalMinor: snapshot.totalMinor,
-    currency: snapshot.currency,
-    ...inserted,
-  };
-  return { id, status: created.status, created };
-}
-
-const REFUSAL_STATUS = {
-  "payment-method-unsupported": 422,
-  "cod-disabled": 403,
-  "phone-verification-required": 403,
-  "cod-limit-exceeded": 422,
-  "cod-active-limit": 429,
-} as const satisfies Record<CodRefusal["slug"], number>;
-
-function cartRefusal(snapshot: CartSnapshot): HttpProblem {
-  if (snapshot.ok || snapshot.refusal === "cart-empty") {
-    return new HttpProblem(409, "cart-empty", "The cart is empty", "add items before checking out");
-  }
-  if (snapshot.refusal === "variant-unavailable") {
-    return new HttpProblem(
-      422,
-      "variant-unavailable",
-      "Variant unavailable",
-      `no longer for sale: variant ${snapshot.variantIds.join(", ")}; remove them and try again`,
-    );
-  }
-  return new HttpProblem(
-    422,
-    "currency-mismatch",
-    "Mixed currencies",
-    `the cart holds prices in ${snapshot.currencies.join(", ")}; one order takes one currency`,
   );
 }
 
