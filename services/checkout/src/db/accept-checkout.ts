@@ -87,10 +87,16 @@ export async function claimKeysWithCarts(
     left join (cart_lines l join catalog_variants v on v.variant_id = l.variant_id)
       on l.cart_id = c.id
     order by r.customer_id, l.created_at, l.id`;
+  const rowsOf = new Map<string, ClaimRow[]>();
+  for (const row of rows) {
+    const own = rowsOf.get(row.customerId);
+    if (own) own.push(row);
+    else rowsOf.set(row.customerId, [row]);
+  }
   const claims = new Map<string, KeyClaim>();
   const unclaimed: KeyToClaim[] = [];
   for (const k of keys) {
-    const own = rows.filter((row) => row.customerId === k.customerId);
+    const own = rowsOf.get(k.customerId) ?? [];
     const [first] = own;
     if (!first?.claimed) {
       unclaimed.push(k);
