@@ -31,6 +31,11 @@ export class ConnectionRamp {
     return Math.min(this.max, this.#answered + this.burst);
   }
 
+  /** Whether a request entering now would be sent at once. */
+  get hasRoom() {
+    return this.#inFlight < this.limit;
+  }
+
   /** Requests waiting for their turn. */
   get waiting() {
     return this.#waiting.size;
@@ -41,7 +46,7 @@ export class ConnectionRamp {
    * function that gives up the wait (a timeout, a client gone); `leave()` ends a sent request.
    */
   enter(send: () => void): () => void {
-    if (this.#inFlight < this.limit) {
+    if (this.hasRoom) {
       this.#inFlight++;
       send();
       return () => {};
@@ -69,7 +74,7 @@ export class ConnectionRamp {
 
   #admit() {
     for (const send of this.#waiting) {
-      if (this.#inFlight >= this.limit) return;
+      if (!this.hasRoom) return;
       this.#waiting.delete(send);
       this.#inFlight++;
       send();

@@ -167,7 +167,7 @@ export function createUpstreamProxy({
     }
 
     const set = sets[upstream];
-    const tour: ReplicaTour = { start: set.nextStart(), step: 0, tried: 0 };
+    const tour: ReplicaTour = { start: set.nextStart(started), step: 0, tried: 0 };
     const hasIdempotencyKey = req.headers["idempotency-key"] !== undefined;
     const headers = forwardedHeaders(req, span.traceHeaders);
     let current: ClientRequest | undefined;

@@ -24,7 +24,7 @@ const replicaOf = (set: ReplicaSet, index: number) => set.replicas[index] as Rep
 
 /** Every replica one request would try, in order, by port. */
 function tour(set: ReplicaSet, now = 0): number[] {
-  const state: ReplicaTour = { start: set.nextStart(), step: 0, tried: 0 };
+  const state: ReplicaTour = { start: set.nextStart(now), step: 0, tried: 0 };
   const ports: number[] = [];
   for (let replica = nextReplica(set, state, now); replica; replica = nextReplica(set, state, now))
     ports.push(replica.port);
@@ -37,6 +37,17 @@ describe("a request's tour of the replicas", () => {
     expect(tour(set)).toEqual([9001, 9002, 9003]);
     expect(tour(set)).toEqual([9002, 9003, 9001]);
     expect(tour(set)).toEqual([9003, 9001, 9002]);
+    expect(tour(set)).toEqual([9001, 9002, 9003]);
+  });
+
+  it("gives the turn of a replica whose connections are all busy to the next with room", () => {
+    const set = ordersSet(3);
+    // the ramp's burst is 2: two requests in flight and no connection answered yet
+    for (let i = 0; i < 2; i++) replicaOf(set, 0).ramp.enter(() => {});
+    expect(tour(set)).toEqual([9002, 9003, 9001]);
+    expect(tour(set)).toEqual([9002, 9003, 9001]);
+    expect(tour(set)).toEqual([9003, 9001, 9002]);
+    for (const i of [1, 2]) for (let j = 0; j < 2; j++) replicaOf(set, i).ramp.enter(() => {});
     expect(tour(set)).toEqual([9001, 9002, 9003]);
   });
 

@@ -32,10 +32,20 @@ export class ReplicaSet {
     if (replicas.length > 31) throw new Error("at most 31 replicas per service");
   }
 
-  /** Where the next request's tour begins: the replicas take turns. */
-  nextStart(): number {
+  /**
+   * Where the next request's tour begins: the replicas take turns, but one whose connections are
+   * all busy (see ConnectionRamp) yields its turn to the next that takes requests and has room, so
+   * a replica that fell behind does not keep getting the same share of requests to queue.
+   */
+  nextStart(now = performance.now()): number {
+    const n = this.replicas.length;
     const start = this.#next;
-    this.#next = start + 1 === this.replicas.length ? 0 : start + 1;
+    this.#next = start + 1 === n ? 0 : start + 1;
+    for (let step = 0; step < n; step++) {
+      const index = (start + step) % n;
+      const replica = this.replicas[index] as Replica;
+      if (replica.ramp.hasRoom && takesRequests(replica, now)) return index;
+    }
     return start;
   }
 }
