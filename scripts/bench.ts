@@ -331,7 +331,7 @@ async function watchedProcesses(stack: BenchStack, adminUrl: string): Promise<Wa
 }
 
 const IN_MEMORY_GAUGES =
-  /^(codflow_checkout_status_watches|nodejs_heap_size_used_bytes|nodejs_active_handles_total|nodejs_active_requests_total)$/;
+  /^(codflow_checkout_status_watches|codflow_checkout_accept_queued|nodejs_heap_size_used_bytes|nodejs_active_handles_total|nodejs_active_requests_total)$/;
 
 async function soakSnapshot(stack: BenchStack, watched: readonly Watched[]) {
   const services: Record<string, { memoryBytes?: number; gauges: Record<string, number> }> = {};
