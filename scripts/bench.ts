@@ -25,14 +25,9 @@ import {
   postmasterPid,
   scrapeGauges,
 } from "./bench/measure.ts";
-import {
-  allProcesses,
-  type ProcessReport,
-  startSampler,
-  usageOf,
-  type Watched,
-} from "./bench/proc.ts";
+import { allProcesses, type ProcessReport, usageOf, type Watched } from "./bench/proc.ts";
 import { summariseProfiles } from "./bench/profile.ts";
+import { startSamplerThread } from "./bench/sampler-thread.ts";
 import { kneeOf, type StepResult, stepIsGood, stepRates } from "./bench/schedule.ts";
 import {
   type BenchCustomer,
@@ -492,7 +487,7 @@ async function main() {
     if (!statements.available) log.warn(`PostgreSQL's top statements: ${statements.reason}`);
     const statementsBefore = statements.available ? await statements.snapshot() : undefined;
 
-    const sampler = startSampler(watched);
+    const sampler = await startSamplerThread(watched);
     const timedFrom = performance.now();
     const timedFromDate = new Date();
     let firstStartedAt = timedFrom;
@@ -570,7 +565,7 @@ async function main() {
       },
     );
     clearTimeout(soakTimer);
-    const processes = sampler.stop();
+    const processes = await sampler.stop();
     await analyzing?.stop();
     client.close();
     const messages = (await messagesSoFar(stack.natsUrl, stack.namespace)) - messagesBefore;

@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { startSamplerThread } from "./sampler-thread.ts";
+
+describe("the sampler thread", () => {
+  it("measures this process's CPU and memory from a thread of its own", async () => {
+    const sampler = await startSamplerThread([{ label: "self", pid: process.pid }]);
+    const busyUntil = performance.now() + 300;
+    let spins = 0;
+    while (performance.now() < busyUntil) spins++;
+    const [self] = await sampler.stop();
+
+    expect(spins).toBeGreaterThan(0);
+    expect(self?.label).toBe("self");
+    expect(self?.cpuSeconds).toBeGreaterThanOrEqual(0.2);
+    expect(self?.peakMemoryBytes).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
+  it("reports a process that is gone as nothing measured, without failing", async () => {
+    const sampler = await startSamplerThread([{ label: "gone", pid: 2 ** 22 + 1 }]);
+    expect(await sampler.stop()).toEqual([]);
+  });
+});

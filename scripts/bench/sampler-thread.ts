@@ -1,0 +1,46 @@
+import { once } from "node:events";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { type ProcessReport, startSampler, type Watched } from "./proc.ts";
+
+/*
+ * The /proc sampler on a thread of its own. Its reads are synchronous, and a PostgreSQL sample
+ * (summed Pss: the kernel walks every backend's page tables) took ~50 ms of a loaded machine
+ * every 2 s: on the load generator's event loop that held back the checkouts due meanwhile and
+ * the reading of answers, so the client latencies carried the bench's own stalls (the load
+ * generator reported sending 82–139 ms late at 50–100/s). The thread's CPU still counts as the
+ * load generator's: it is the same process.
+ */
+
+interface SamplerData {
+  /** This module, which the worker's entry loads. */
+  entry: string;
+  samplerOf: readonly Watched[];
+}
+
+/** Starts sampling `watched` on a worker thread; `stop()` answers what each process used. */
+export async function startSamplerThread(watched: readonly Watched[]) {
+  const worker = new Worker(new URL("./sampler-thread.worker.mjs", import.meta.url), {
+    workerData: { entry: import.meta.url, samplerOf: watched } satisfies SamplerData,
+  });
+  const failed = once(worker, "error").then(([error]) => {
+    throw error;
+  });
+  failed.catch(() => {}); // read when stopping
+  await Promise.race([once(worker, "message"), failed]); // the first sample is taken
+  return {
+    async stop(): Promise<ProcessReport[]> {
+      const answer = once(worker, "message");
+      worker.postMessage("stop");
+      const [reports] = (await Promise.race([answer, failed])) as [ProcessReport[]];
+      await worker.terminate();
+      return reports;
+    },
+  };
+}
+
+if (!isMainThread && parentPort && (workerData as Partial<SamplerData>)?.samplerOf) {
+  const port = parentPort;
+  const sampler = startSampler((workerData as SamplerData).samplerOf);
+  port.postMessage("started");
+  port.once("message", () => port.postMessage(sampler.stop()));
+}
