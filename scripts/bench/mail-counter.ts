@@ -12,6 +12,7 @@ const sink = await startMailSink({
   smtpPort: 0,
   httpPort: 0,
   maxMessages: 1,
+  subjectsOnly: true,
   onMessage: (m) => {
     const kind = counts[mailKind(m.subject)];
     for (const to of m.to) kind[to.toLowerCase()] = (kind[to.toLowerCase()] ?? 0) + 1;

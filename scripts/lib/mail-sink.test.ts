@@ -116,3 +116,29 @@ describe("dev mail sink", () => {
     );
   });
 });
+
+describe("dev mail sink reading subjects only (the bench's counter)", () => {
+  let sink: MailSink;
+  beforeAll(async () => {
+    sink = await startMailSink({ smtpPort: 0, httpPort: 0, subjectsOnly: true });
+  });
+  afterAll(async () => {
+    await sink?.close();
+  });
+
+  it("reads a plain subject, folded or not, and leaves the text empty", async () => {
+    const folded =
+      "From: a@codflow.test\nSubject: Your order CF-1002\n is confirmed\n\nPay 10 USD.";
+    await sendRaw(sink.smtpPort, "a@codflow.test", ["ada@example.com"], folded);
+    await sendRaw(sink.smtpPort, "a@codflow.test", ["bob@example.com"], "Subject: hi\n\nbody");
+    expect(sink.messages.map(({ subject, text, to }) => ({ subject, text, to }))).toEqual([
+      { subject: "Your order CF-1002 is confirmed", text: "", to: ["ada@example.com"] },
+      { subject: "hi", text: "", to: ["bob@example.com"] },
+    ]);
+  });
+
+  it("decodes an encoded subject with the full parse", async () => {
+    await sendRaw(sink.smtpPort, "orders@codflow.test", ["ada@example.com"], multipartMessage);
+    expect(sink.messages.at(-1)?.subject).toBe("Order CF-1001 confirmed ✓");
+  });
+});

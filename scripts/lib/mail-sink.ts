@@ -26,6 +26,13 @@ export interface MailSinkOptions {
   /** The oldest messages are dropped past this many, so a long benchmark cannot exhaust memory. */
   maxMessages?: number;
   onMessage?: (message: ReceivedMessage) => void;
+  /**
+   * Reads only each message's Subject (its text stays empty): what the bench's counter needs, at
+   * a tenth of a full parse's CPU (0.015 against 0.16 ms a confirmation email, measured), which
+   * the bench would otherwise take from the stack under test. An encoded subject (RFC 2047)
+   * still gets the full parse, to be decoded.
+   */
+  subjectsOnly?: boolean;
 }
 
 export interface MailSink {
@@ -50,6 +57,7 @@ export async function startMailSink({
   host = "127.0.0.1",
   maxMessages = 10_000,
   onMessage,
+  subjectsOnly = false,
 }: MailSinkOptions = {}): Promise<MailSink> {
   const messages: ReceivedMessage[] = [];
   let received = 0;
@@ -60,7 +68,7 @@ export async function startMailSink({
     logger: false,
     closeTimeout: 1_000,
     onData(stream, session, callback) {
-      simpleParser(stream)
+      (subjectsOnly ? subjectOf(stream) : simpleParser(stream))
         .then((parsed) => {
           const message: ReceivedMessage = {
             id: randomUUID(),
@@ -155,4 +163,21 @@ function answerHttp(req: IncomingMessage, res: ServerResponse, messages: Receive
   }
   res.setHeader("allow", "GET, DELETE");
   return json(405, { error: "method not allowed" });
+}
+
+/** The Subject of a message read whole; the full parse when the subject is encoded. */
+async function subjectOf(
+  stream: AsyncIterable<Buffer>,
+): Promise<{ subject?: string; text?: string }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  const message = Buffer.concat(chunks);
+  const headerEnd = message.indexOf("\r\n\r\n");
+  const header = message
+    .subarray(0, headerEnd < 0 ? message.length : headerEnd)
+    .toString("latin1")
+    .replace(/\r\n[ \t]+/g, " "); // unfolded
+  const subject = /^subject:[ \t]*(.*)$/im.exec(header)?.[1];
+  if (subject?.includes("=?")) return simpleParser(message);
+  return { subject, text: "" };
 }
