@@ -515,6 +515,7 @@ async function main() {
           via: first.via,
         });
         await quiet();
+        await sampler.resume();
       }
       log.info(
         `${opts.step ? `step ${index + 1}: ` : ""}${rate} checkouts/s for ${seconds.toFixed(1)} s…`,
@@ -528,6 +529,8 @@ async function main() {
       if (opts.soak && !opts.step) soakEnd = await soakSnapshot(stack, watched);
       log.info("waiting for every checkout to end and every outbox to drain…");
       deadLetters = (await quiet()).deadLetters;
+      // what follows is the bench reading its results back, not the stack's work
+      await sampler.pause();
       const customerIds = first.customers.slice(0, run.outcomes.length).map((c) => c.id);
       for (const customer of await settleFromDatabase(
         stack.databaseUrls.checkout,

@@ -71,6 +71,30 @@ describe("the process sampler", () => {
       vi.useRealTimers();
     }
   });
+
+  it("leaves out the CPU used while paused", () => {
+    vi.useFakeTimers();
+    try {
+      let cpu = 0;
+      const usage = () => ({ cpuSeconds: cpu, memoryBytes: 100 });
+      const sampler = startSampler([{ label: "postgres", pid: 2, withChildren: true }], {
+        intervalMs: 250,
+        usage,
+      });
+      cpu = 5;
+      vi.advanceTimersByTime(250);
+      sampler.pause();
+      cpu = 100; // the bench reading its results back
+      vi.advanceTimersByTime(250 * 8);
+      sampler.resume();
+      cpu = 103;
+      vi.advanceTimersByTime(250);
+      const [postgres] = sampler.stop();
+      expect(postgres?.cpuSeconds).toBe(5 + 3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe("the bench's other parsers", () => {

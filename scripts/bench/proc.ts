@@ -125,13 +125,15 @@ export interface ProcessReport {
 }
 
 /**
- * Samples every watched process every `intervalMs` until stopped: CPU seconds between start and
- * stop, and peak, first and last memory. A group (PostgreSQL) is sampled only every
- * `groupEvery`-th time, and at start and stop: its summed Pss makes the kernel walk every
- * backend's page tables (smaps_rollup), measured at ~50 ms of CPU per sample with 33 backends,
- * which at 4 samples a second took a fifth of a core from the stack under test. CPU seconds are
- * unaffected (they are cumulative, read afresh at start and stop); a group's peak memory is the
- * highest of its less frequent samples.
+ * Samples every watched process every `intervalMs` until stopped: CPU seconds while sampling
+ * (between start and stop, less the pauses), and peak, first and last memory. `pause()` leaves
+ * out what the bench itself makes the stack do meanwhile (reading results back from its
+ * databases, seeding the next step); `resume()` goes on. A group (PostgreSQL) is sampled only
+ * every `groupEvery`-th time, and at start, pause, resume and stop: its summed Pss makes the
+ * kernel walk every backend's page tables (smaps_rollup), measured at ~50 ms of CPU per sample
+ * with 33 backends, which at 4 samples a second took a fifth of a core from the stack under
+ * test. CPU seconds are unaffected (they are cumulative, read afresh at each of those points); a
+ * group's peak memory is the highest of its less frequent samples.
  */
 export function startSampler(
   watched: readonly Watched[],
@@ -141,6 +143,8 @@ export function startSampler(
     string,
     {
       watched: Watched;
+      /** CPU seconds of the periods already ended by a pause. */
+      earlier: number;
       startCpu: number;
       lastCpu: number;
       peak: number;
@@ -149,7 +153,9 @@ export function startSampler(
     }
   >();
   let ticks = 0;
-  const sample = (withGroups: boolean) => {
+  let running = true;
+  /** `restart`: a new period begins at this sample (the start, a resume). */
+  const sample = (withGroups: boolean, restart = false) => {
     const processes =
       withGroups && watched.some((w) => w.withChildren) ? allProcesses() : undefined;
     for (const w of watched) {
@@ -160,6 +166,7 @@ export function startSampler(
       if (!seen) {
         state.set(w.label, {
           watched: w,
+          earlier: 0,
           startCpu: now.cpuSeconds,
           lastCpu: now.cpuSeconds,
           peak: now.memoryBytes,
@@ -168,23 +175,41 @@ export function startSampler(
         });
         continue;
       }
+      if (restart) seen.startCpu = now.cpuSeconds;
       seen.lastCpu = now.cpuSeconds;
       seen.peak = Math.max(seen.peak, now.memoryBytes);
       seen.last = now.memoryBytes;
     }
   };
-  sample(true);
-  const timer = setInterval(() => sample(++ticks % groupEvery === 0), intervalMs);
+  const pause = () => {
+    if (!running) return;
+    sample(true);
+    for (const s of state.values()) {
+      s.earlier += s.lastCpu - s.startCpu;
+      s.startCpu = s.lastCpu;
+    }
+    running = false;
+  };
+  sample(true, true);
+  const timer = setInterval(() => {
+    if (running) sample(++ticks % groupEvery === 0);
+  }, intervalMs);
   timer.unref();
   return {
-    /** Takes a last sample and returns what each process used since the start. */
+    pause,
+    resume() {
+      if (running) return;
+      sample(true, true);
+      running = true;
+    },
+    /** Takes a last sample and returns what each process used while sampled. */
     stop(): ProcessReport[] {
       clearInterval(timer);
-      sample(true);
+      pause();
       return [...state.values()].map((s) => ({
         label: s.watched.label,
         pid: s.watched.pid,
-        cpuSeconds: s.lastCpu - s.startCpu,
+        cpuSeconds: s.earlier,
         peakMemoryBytes: s.peak,
         firstMemoryBytes: s.first,
         lastMemoryBytes: s.last,

@@ -27,11 +27,17 @@ export async function startSamplerThread(watched: readonly Watched[]) {
   });
   failed.catch(() => {}); // read when stopping
   await Promise.race([once(worker, "message"), failed]); // the first sample is taken
+  const ask = async (command: "pause" | "resume" | "stop") => {
+    const answer = once(worker, "message");
+    worker.postMessage(command);
+    return ((await Promise.race([answer, failed])) as [unknown])[0];
+  };
   return {
+    /** Leaves out what the processes do from now until `resume()` (see startSampler). */
+    pause: () => ask("pause").then(() => {}),
+    resume: () => ask("resume").then(() => {}),
     async stop(): Promise<ProcessReport[]> {
-      const answer = once(worker, "message");
-      worker.postMessage("stop");
-      const [reports] = (await Promise.race([answer, failed])) as [ProcessReport[]];
+      const reports = (await ask("stop")) as ProcessReport[];
       await worker.terminate();
       return reports;
     },
@@ -42,5 +48,8 @@ if (!isMainThread && parentPort && (workerData as Partial<SamplerData>)?.sampler
   const port = parentPort;
   const sampler = startSampler((workerData as SamplerData).samplerOf);
   port.postMessage("started");
-  port.once("message", () => port.postMessage(sampler.stop()));
+  port.on("message", (command: "pause" | "resume" | "stop") => {
+    if (command === "stop") port.postMessage(sampler.stop());
+    else port.postMessage(sampler[command]() ?? command);
+  });
 }
