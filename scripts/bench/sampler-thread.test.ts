@@ -22,4 +22,10 @@ describe("the sampler thread", () => {
     const sampler = await startSamplerThread([{ label: "gone", pid: 2 ** 22 + 1 }]);
     expect(await sampler.stop()).toEqual([]);
   });
+
+  it("fails a wait once the thread has ended, instead of waiting forever", async () => {
+    const sampler = await startSamplerThread([{ label: "self", pid: process.pid }]);
+    await sampler.stop(); // ends the thread
+    await expect(sampler.pause()).rejects.toThrow(/sampler thread exited/);
+  });
 });

@@ -22,10 +22,16 @@ export async function startSamplerThread(watched: readonly Watched[]) {
   const worker = new Worker(new URL("./sampler-thread.worker.mjs", import.meta.url), {
     workerData: { entry: import.meta.url, samplerOf: watched } satisfies SamplerData,
   });
-  const failed = once(worker, "error").then(([error]) => {
-    throw error;
-  });
-  failed.catch(() => {}); // read when stopping
+  // a thread that fails or ends by itself answers no more: every wait for it ends with this
+  const failed = Promise.race([
+    once(worker, "error").then(([error]) => {
+      throw error;
+    }),
+    once(worker, "exit").then(([code]) => {
+      throw new Error(`the /proc sampler thread exited (code ${code})`);
+    }),
+  ]);
+  failed.catch(() => {}); // read by each wait
   await Promise.race([once(worker, "message"), failed]); // the first sample is taken
   const ask = async (command: "pause" | "resume" | "stop") => {
     const answer = once(worker, "message");
