@@ -272,7 +272,11 @@ export function createUpstreamProxy({
           (!hasBody || kept !== undefined) &&
           mayResend(method, hasIdempotencyKey, error);
         const next = resendable ? nextReplica(set, tour, now) : undefined;
-        if (next) return send(next);
+        if (next) {
+          // this attempt is over: a timeout while the next one waits for a connection answers 504
+          current = undefined;
+          return send(next);
+        }
         fail(
           timedOut
             ? gatewayTimeout()

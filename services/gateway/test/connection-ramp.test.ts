@@ -2,7 +2,7 @@ import { createServer, request, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { waitFor } from "@codflow/shared/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { startTestGateway } from "./helpers.ts";
+import { startTestGateway, unreachableUrl } from "./helpers.ts";
 
 /*
  * A busy Node service accepts one connection per event-loop turn, so the gateway opens
@@ -100,6 +100,32 @@ describe("connections to a replica", () => {
     const second = get(`${gateway.url}/v1/orders`);
 
     expect(await second.answered).toBe(504);
+    expect(replica.held).toHaveLength(1);
+  });
+
+  it("answers 504 to a request resent to a replica with no connection free, once it waited past UPSTREAM_TIMEOUT_MS", async () => {
+    const replica = await holdingReplica();
+    // the first replica refuses every connection and stays in rotation (never ejected, no probe
+    // within the test), so each request tries it first and is resent to the holding one
+    const gateway = await startTestGateway({
+      ORDERS_URL: `${await unreachableUrl()},${replica.url}`,
+      UPSTREAM_MAX_SOCKETS: "1",
+      UPSTREAM_TIMEOUT_MS: "300",
+      UPSTREAM_EJECTION_MS: "0",
+      UPSTREAM_READINESS_INTERVAL_MS: "60000",
+    });
+    open.push(() => gateway.close());
+    const first = get(`${gateway.url}/v1/orders`);
+    await waitFor(() => replica.held.length === 1, { what: "the first request at the replica" });
+    replica.held[0]?.write("{"); // its answer has begun and keeps the only connection
+    expect(await first.answered).toBe(200);
+
+    const second = get(`${gateway.url}/v1/orders`);
+    const deadline = new Promise<string>((resolve) => {
+      setTimeout(() => resolve("no answer within 5 s"), 5_000).unref();
+    });
+
+    expect(await Promise.race([second.answered, deadline])).toBe(504);
     expect(replica.held).toHaveLength(1);
   });
 });
