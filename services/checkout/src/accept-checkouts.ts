@@ -168,9 +168,9 @@ async function acceptCheckouts(
   return final.map((decision) => {
     if (decision.kind === "settled") return decision.result;
     const times = inserted.get(decision.id);
-    if (!times) {
-      return { status: "rejected", reason: new Error(`checkout ${decision.id} was not inserted`) };
-    }
+    // rolls the batch back: committing would leave this request's key claimed with no checkout,
+    // so its retries would hear `request-in-progress` for ever
+    if (!times) throw new Error(`checkout ${decision.id} was not inserted`);
     const { snapshot, id } = decision;
     const created: CheckoutView = {
       id,

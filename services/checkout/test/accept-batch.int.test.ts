@@ -166,6 +166,36 @@ describe("accepting the checkouts that queued, together", () => {
   });
 });
 
+describe("a checkout the insert did not write", () => {
+  it("fails its request and rolls back, so its key and no event outlive it", async () => {
+    const { shopper } = await customerWithCart(fx);
+    // a trigger that drops this customer's checkout row: the insert returns no row for it
+    await fx.sql.unsafe(`
+      create function drop_checkout_of_${shopper.id.replace(/\W/g, "_")}() returns trigger
+      language plpgsql as $$ begin
+        if new.customer_id = '${shopper.id}' then return null; end if;
+        return new;
+      end $$`);
+    const fn = `drop_checkout_of_${shopper.id.replace(/\W/g, "_")}`;
+    await fx.sql.unsafe(
+      `create trigger ${fn} before insert on checkouts for each row execute function ${fn}()`,
+    );
+    try {
+      expect((await shopper.checkout("key-d")).status).toBe(500);
+    } finally {
+      await fx.sql.unsafe(`drop trigger ${fn} on checkouts; drop function ${fn}()`);
+    }
+
+    expect(await fx.sql`select 1 from idempotency_keys where customer_id = ${shopper.id}`).toEqual(
+      [],
+    );
+    expect(
+      await fx.sql`select 1 from outbox where envelope -> 'data' ->> 'customerId' = ${shopper.id}`,
+    ).toEqual([]);
+    expect((await shopper.checkout("key-d")).status).toBe(202);
+  });
+});
+
 /** One item of `priceMinor` in the shopper's cart. */
 async function givenCart(shopper: Shopper, priceMinor = 12_50) {
   const item = await givenVariant(fx, { priceMinor });
