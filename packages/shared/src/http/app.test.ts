@@ -7,13 +7,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { TEST_PG_URL } from "../testing/database.ts";
+import { freePort } from "../testing/ports.ts";
 import { createServiceApp, MAX_BODY_BYTES } from "./app.ts";
 
 function testApp() {
   const logged: string[] = [];
   const logger = createLogger({
     service: "app-test",
-    level: "error",
+    level: "warn",
     destination: { write: (line: string) => logged.push(line) },
   });
   const app = createServiceApp({
@@ -46,6 +47,18 @@ function testApp() {
     const sql = postgres(TEST_PG_URL, { max: 1, onnotice: () => {} });
     try {
       return c.json(await sql`select ${c.req.param("name")}::text as name`);
+    } finally {
+      await sql.end();
+    }
+  });
+  app.get("/database-away", async (c) => {
+    // a real PostgreSQL client against a port nothing listens on: ECONNREFUSED
+    const sql = postgres(`postgres://nobody@127.0.0.1:${await freePort()}/nothing`, {
+      max: 1,
+      onnotice: () => {},
+    });
+    try {
+      return c.json(await sql`select 1`);
     } finally {
       await sql.end();
     }
@@ -134,6 +147,14 @@ describe("createServiceApp", () => {
     const text = JSON.stringify(problem);
     expect(text).not.toMatch(/password|\.ts|file:|at \w|Error/);
     expect(logged.join("\n")).toMatch(/database password rejected/);
+  });
+
+  it("answers the database being away with 503 and Retry-After, so the client sends it again", async () => {
+    const res = await app.request("/database-away");
+    const problem = await expectProblem(res, 503, "service-unavailable");
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(JSON.stringify(problem)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+    expect(logged.join("\n")).toMatch(/answered 503/);
   });
 
   it("answers a value the database refuses as data (a NUL byte) with 400, not 500", async () => {

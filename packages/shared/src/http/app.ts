@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Logger } from "../log.ts";
+import { isInfrastructureError } from "../messaging/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AuthVariables } from "./auth.ts";
 import { drainUnreadBody } from "./drain-body.ts";
@@ -88,17 +89,10 @@ export function createServiceApp({
       const [slug, title] = HTTP_EXCEPTION_PROBLEMS[err.status] ?? ["bad-request", "Bad request"];
       return problemResponse(c, new HttpProblem(err.status, slug, title, err.message));
     }
-    if (isDataException(err)) {
-      logger.warn({ err, path: c.req.path, method: c.req.method }, "database refused a value");
-      return problemResponse(
-        c,
-        new HttpProblem(
-          400,
-          "invalid-value",
-          "Invalid value",
-          "a value in the request is not acceptable",
-        ),
-      );
+    const expected = expectedFailure(err);
+    if (expected) {
+      logger.warn({ err, path: c.req.path, method: c.req.method }, expected.log);
+      return problemResponse(c, expected.problem);
     }
     logger.error({ err, path: c.req.path, method: c.req.method }, "unhandled error");
     return problemResponse(
@@ -150,6 +144,33 @@ export function createServiceApp({
     info: { title: `codflow ${service}`, version: "1.0.0" },
   });
   return app;
+}
+
+/** A failure that is not a bug in the route: what the client is told, and what the log says. */
+function expectedFailure(err: unknown): { problem: HttpProblem; log: string } | undefined {
+  if (isDataException(err)) {
+    const problem = new HttpProblem(
+      400,
+      "invalid-value",
+      "Invalid value",
+      "a value in the request is not acceptable",
+    );
+    return { problem, log: "database refused a value" };
+  }
+  if (isInfrastructureError(err)) {
+    // the database away, or a deadlock or serialization failure with another transaction:
+    // nothing of the request was kept, and the same request may well pass in a moment
+    const problem = new HttpProblem(
+      503,
+      "service-unavailable",
+      "Service unavailable",
+      "the request could not be completed just now; send it again (with the same Idempotency-Key)",
+      undefined,
+      { "retry-after": "1" },
+    );
+    return { problem, log: "answered 503: retry" };
+  }
+  return undefined;
 }
 
 /**
