@@ -55,7 +55,8 @@ if (!isMainThread && parentPort && (workerData as Partial<SamplerData>)?.sampler
   const sampler = startSampler((workerData as SamplerData).samplerOf);
   port.postMessage("started");
   port.on("message", (command: "pause" | "resume" | "stop") => {
-    if (command === "stop") port.postMessage(sampler.stop());
-    else port.postMessage(sampler[command]() ?? command);
+    if (command === "stop") return port.postMessage(sampler.stop());
+    sampler[command]();
+    port.postMessage(command); // done
   });
 }

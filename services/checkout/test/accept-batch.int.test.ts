@@ -170,13 +170,12 @@ describe("a checkout the insert did not write", () => {
   it("fails its request and rolls back, so its key and no event outlive it", async () => {
     const { shopper } = await customerWithCart(fx);
     // a trigger that drops this customer's checkout row: the insert returns no row for it
+    const fn = `drop_checkout_of_${shopper.id.replace(/\W/g, "_")}`;
     await fx.sql.unsafe(`
-      create function drop_checkout_of_${shopper.id.replace(/\W/g, "_")}() returns trigger
-      language plpgsql as $$ begin
+      create function ${fn}() returns trigger language plpgsql as $$ begin
         if new.customer_id = '${shopper.id}' then return null; end if;
         return new;
       end $$`);
-    const fn = `drop_checkout_of_${shopper.id.replace(/\W/g, "_")}`;
     await fx.sql.unsafe(
       `create trigger ${fn} before insert on checkouts for each row execute function ${fn}()`,
     );
