@@ -39,6 +39,11 @@ describe("PostgreSQL's statements over a run", () => {
     ]);
     expect(report.top[0]).toMatchObject({ calls: 100, rows: 350, callsPerOrder: 1, meanMs: 2 });
     expect(report.top[0]?.share).toBeCloseTo(200 / 280);
+    expect(report.mostCalled.map((t) => [t.query, t.callsPerOrder])).toEqual([
+      ["begin", 2],
+      ["insert into checkouts …", 1],
+      ["update stock …", 0.2],
+    ]);
   });
 
   it("counts a statement whose counters went down (evicted, then seen again) from zero", () => {

@@ -37,7 +37,10 @@ export interface StatementsReport {
   statementsPerOrder: number;
   /** Summed execution time ÷ orders (time inside the executor, waits included, not CPU). */
   execMsPerOrder: number;
+  /** The `n` statements with the most execution time. */
   top: TopStatement[];
+  /** The `n` statements run most often: the round trips per order, BEGIN and COMMIT included. */
+  mostCalled: TopStatement[];
 }
 
 export const ENABLE_STATEMENTS_HINT =
@@ -122,18 +125,21 @@ export function statementsBetween(
   const calls = deltas.reduce((sum, d) => sum + d.calls, 0);
   const totalMs = deltas.reduce((sum, d) => sum + d.totalMs, 0);
   const perOrder = (x: number) => (orders > 0 ? x / orders : Number.NaN);
-  return {
-    statementsPerOrder: perOrder(calls),
-    execMsPerOrder: perOrder(totalMs),
-    top: deltas
-      .sort((a, b) => b.totalMs - a.totalMs)
+  const first = (by: (d: StatementCounter) => number) =>
+    [...deltas]
+      .sort((a, b) => by(b) - by(a))
       .slice(0, n)
       .map((d) => ({
         ...d,
         callsPerOrder: perOrder(d.calls),
         meanMs: d.totalMs / d.calls,
         share: totalMs > 0 ? d.totalMs / totalMs : 0,
-      })),
+      }));
+  return {
+    statementsPerOrder: perOrder(calls),
+    execMsPerOrder: perOrder(totalMs),
+    top: first((d) => d.totalMs),
+    mostCalled: first((d) => d.calls),
   };
 }
 
