@@ -132,12 +132,13 @@ export interface ProcessReport {
  * every `groupEvery`-th time, and at start, pause, resume and stop: its summed Pss makes the
  * kernel walk every backend's page tables (smaps_rollup), measured at ~50 ms of CPU per sample
  * with 33 backends, which at 4 samples a second took a fifth of a core from the stack under
- * test. CPU seconds are unaffected (they are cumulative, read afresh at each of those points); a
- * group's peak memory is the highest of its less frequent samples.
+ * test, and every 2 s still ~1 % of the machine (`perf record -a` at 250/s: show_smaps_rollup);
+ * so every 10 s by default. CPU seconds are unaffected (they are cumulative, read afresh at each
+ * of those points); a group's peak memory is the highest of its less frequent samples.
  */
 export function startSampler(
   watched: readonly Watched[],
-  { intervalMs = 250, groupEvery = 8, usage = usageOf } = {},
+  { intervalMs = 250, groupEvery = 40, usage = usageOf } = {},
 ) {
   const state = new Map<
     string,
