@@ -6,6 +6,7 @@ export * from "./db.ts";
 export * from "./events/index.ts";
 export * from "./http/app.ts";
 export * from "./http/auth.ts";
+export * from "./http/body-limit.ts";
 export * from "./http/drain-body.ts";
 export * from "./http/problem.ts";
 export * from "./http/tracing.ts";

@@ -3,10 +3,10 @@ import {
   HttpProblem,
   httpTracing,
   type Logger,
+  limitRequestBody,
   problemResponse,
 } from "@codflow/shared";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { GatewayConfig } from "./config.ts";
 import { docsRoutes } from "./docs.ts";
 import { createOpenApiAggregator } from "./openapi.ts";
@@ -45,19 +45,16 @@ export function createGatewayApp({
 
   app.use(
     "*",
-    bodyLimit({
-      maxSize: config.BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new HttpProblem(
-          413,
-          "payload-too-large",
-          "Payload Too Large",
-          `request bodies are limited to ${config.BODY_LIMIT_BYTES} bytes`,
-          undefined,
-          // The rest of the body is never read, so this connection cannot carry another request.
-          { connection: "close" },
-        );
-      },
+    limitRequestBody(config.BODY_LIMIT_BYTES, () => {
+      throw new HttpProblem(
+        413,
+        "payload-too-large",
+        "Payload Too Large",
+        `request bodies are limited to ${config.BODY_LIMIT_BYTES} bytes`,
+        undefined,
+        // The rest of the body is never read, so this connection cannot carry another request.
+        { connection: "close" },
+      );
     }),
   );
   app.all("*", (c) => {

@@ -102,6 +102,33 @@ describe("createServiceApp", () => {
     await expectProblem(res, 413, "payload-too-large");
   });
 
+  it("refuses by a declared Content-Length alone, before any of the body is read", async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulled++;
+          controller.enqueue(new Uint8Array(16));
+          controller.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const declared = { "content-length": String(MAX_BODY_BYTES + 1) };
+    const res = await app.request("/echo-size", post(body, declared));
+    await expectProblem(res, 413, "payload-too-large");
+    expect(res.headers.get("connection")).toBe("close");
+    expect(pulled).toBe(0);
+  });
+
+  it("passes a body whose declared Content-Length is within the limit", async () => {
+    const res = await app.request(
+      "/echo-size",
+      post(new Uint8Array(MAX_BODY_BYTES), { "content-length": String(MAX_BODY_BYTES) }),
+    );
+    expect(await res.json()).toEqual({ bytes: MAX_BODY_BYTES });
+  });
+
   it("refuses a chunked body that grows over the limit with 413 problem+json", async () => {
     const res = await app.request("/echo-size", post(chunked(MAX_BODY_BYTES + 1)));
     await expectProblem(res, 413, "payload-too-large");

@@ -1,12 +1,12 @@
 import { prometheus } from "@hono/prometheus";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Logger } from "../log.ts";
 import { isInfrastructureError } from "../messaging/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { AuthVariables } from "./auth.ts";
+import { limitRequestBody } from "./body-limit.ts";
 import { drainUnreadBody } from "./drain-body.ts";
 import { HttpProblem, problemResponse, validationProblem } from "./problem.ts";
 import { httpTracing } from "./tracing.ts";
@@ -67,19 +67,16 @@ export function createServiceApp({
   app.use("*", registerMetrics);
   app.use(
     "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HttpProblem(
-          413,
-          "payload-too-large",
-          "Payload too large",
-          `the limit is ${MAX_BODY_BYTES} bytes`,
-          undefined,
-          // The rest of the body is never read, so this connection cannot carry another request.
-          { connection: "close" },
-        );
-      },
+    limitRequestBody(MAX_BODY_BYTES, () => {
+      throw new HttpProblem(
+        413,
+        "payload-too-large",
+        "Payload too large",
+        `the limit is ${MAX_BODY_BYTES} bytes`,
+        undefined,
+        // The rest of the body is never read, so this connection cannot carry another request.
+        { connection: "close" },
+      );
     }),
   );
 
