@@ -26,7 +26,7 @@ import {
   scrapeGauges,
 } from "./bench/measure.ts";
 import { allProcesses, type ProcessReport, usageOf, type Watched } from "./bench/proc.ts";
-import { summariseProfiles } from "./bench/profile.ts";
+import { summariseAllocationProfiles, summariseProfiles } from "./bench/profile.ts";
 import { startSamplerThread } from "./bench/sampler-thread.ts";
 import { kneeOf, type StepResult, stepIsGood, stepRates } from "./bench/schedule.ts";
 import {
@@ -60,6 +60,9 @@ const USAGE = `usage: pnpm bench [options]
   --cpu-prof          each service and the gateway run with node --cpu-prof: their profiles
                       (bench-results/<time>-profiles/, for Chrome DevTools) and the top functions
                       and packages by self time are printed after the stack stops
+  --alloc-prof        each service and the gateway record what they allocate, freed objects
+                      included (V8's sampling heap profiler, bench-results/<time>-profiles/*.heapprofile):
+                      the top allocating functions and packages are printed after the stack stops
   --pg-socket DIR     the services (and the bench) reach PostgreSQL over its Unix-domain socket
                       in DIR (e.g. /var/run/postgresql) instead of TCP: POSTGRES_ADMIN_URL
                       gets ?host=DIR, and each service's bench database URL with it
@@ -98,6 +101,7 @@ function options() {
       "pg-socket": { type: "string" },
       build: { type: "boolean", default: false },
       "cpu-prof": { type: "boolean", default: false },
+      "alloc-prof": { type: "boolean", default: false },
       scenario: { type: "string", default: "normal" },
       customers: { type: "string", default: "10000" },
       "flash-stock": { type: "string", default: "500" },
@@ -143,7 +147,13 @@ function options() {
     console.error(`--pg-socket must be an absolute directory, not ${pgSocket}\n${USAGE}`);
     process.exit(2);
   }
-  for (const own of ["build", "cpu-prof", "pg-socket"] as const) {
+  if (values["cpu-prof"] && values["alloc-prof"]) {
+    console.error(
+      `--cpu-prof and --alloc-prof each slow the other's figures: one at a time\n${USAGE}`,
+    );
+    process.exit(2);
+  }
+  for (const own of ["build", "cpu-prof", "alloc-prof", "pg-socket"] as const) {
     if (values[own] && values.url) {
       console.error(
         `--${own} needs the services the bench starts; it cannot go with --url\n${USAGE}`,
@@ -165,6 +175,7 @@ function options() {
     pgSocket,
     build: values.build,
     cpuProf: values["cpu-prof"],
+    allocProf: values["alloc-prof"],
     customers,
     flashStock: positive("flash-stock", values["flash-stock"], 500),
     step: values.step,
@@ -296,6 +307,22 @@ function printHops(hops: Hops) {
   );
 }
 
+function printAllocationProfiles(dir: string) {
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+  const share = (bytes: number, of: number) => `${((bytes / of) * 100).toFixed(1).padStart(5)} %`;
+  for (const [label, p] of summariseAllocationProfiles(dir, 10)) {
+    console.log(
+      bold(`\n${label}: ${mb(p.bytes)} allocated over its life (sampled), by allocating function`),
+    );
+    console.log(
+      `  ${p.origins.map((o) => `${o.origin} ${share(o.bytes, p.bytes).trim()}`).join(", ")}`,
+    );
+    for (const f of p.functions)
+      console.log(`  ${share(f.bytes, p.bytes)}  ${f.name.slice(0, 40).padEnd(40)} ${f.where}`);
+  }
+  console.log(`\nprofiles: ${dir} (open in Chrome DevTools, Memory)`);
+}
+
 function printProfiles(dir: string) {
   const share = (ms: number, of: number) => `${((ms / of) * 100).toFixed(1).padStart(5)} %`;
   for (const [label, p] of summariseProfiles(dir, 10)) {
@@ -354,7 +381,12 @@ async function main() {
   mkdirSync(resultsDir, { recursive: true });
   const flash = opts.scenario === "flash-sale";
 
-  const profileDir = opts.cpuProf ? join(resultsDir, `${stamp}-profiles`) : undefined;
+  const profileDir = join(resultsDir, `${stamp}-profiles`);
+  const profile = opts.cpuProf
+    ? ({ kind: "cpu", dir: profileDir } as const)
+    : opts.allocProf
+      ? ({ kind: "alloc", dir: profileDir } as const)
+      : undefined;
   const stack = opts.url
     ? targetStack(opts.url, env)
     : await startBenchStack({
@@ -363,7 +395,7 @@ async function main() {
         env,
         log,
         logDir: join(resultsDir, `${stamp}-logs`),
-        profileDir,
+        profile,
       });
   const stopStack = async () => {
     await stack.stop().catch((error: Error) => log.warn(`stopping the stack: ${error.message}`));
@@ -731,7 +763,8 @@ async function main() {
   } finally {
     await stopStack();
     // each process writes its profile as it exits
-    if (profileDir) printProfiles(profileDir);
+    if (profile?.kind === "cpu") printProfiles(profile.dir);
+    if (profile?.kind === "alloc") printAllocationProfiles(profile.dir);
   }
 }
 

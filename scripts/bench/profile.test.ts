@@ -1,5 +1,16 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type CpuProfile, originOf, summariseProfile } from "./profile.ts";
+import {
+  type CpuProfile,
+  type HeapProfileNode,
+  originOf,
+  summariseAllocations,
+  summariseProfile,
+} from "./profile.ts";
 
 const frame = (functionName: string, url = "", lineNumber = 0) => ({
   functionName,
@@ -50,5 +61,63 @@ describe("summarising a CPU profile", () => {
       { origin: "codflow", ms: 2 },
       { origin: "(garbage collector)", ms: 0.5 },
     ]);
+  });
+});
+
+const heapNode = (
+  callFrame: HeapProfileNode["callFrame"],
+  selfSize: number,
+  children: HeapProfileNode[] = [],
+): HeapProfileNode => ({ callFrame, selfSize, children });
+
+describe("summarising an allocation profile", () => {
+  it("adds each frame's own bytes to its function and origin, wherever it sits in the tree", () => {
+    const write = frame("write", "file:///app/node_modules/postgres/src/connection.js", 9);
+    const head = heapNode(frame("(root)"), 0, [
+      heapNode(frame("accept", "file:///app/dist/main.js", 99), 4000, [
+        heapNode(write, 1000),
+        heapNode(frame("(V8 API)"), 500),
+      ]),
+      heapNode(frame("handle", "file:///app/dist/main.js", 5), 0, [heapNode(write, 3000)]),
+    ]);
+    expect(summariseAllocations(head)).toEqual({
+      bytes: 8500,
+      functions: [
+        { name: "write", where: "connection.js:10", bytes: 4000 },
+        { name: "accept", where: "main.js:100", bytes: 4000 },
+        { name: "(V8 API)", where: "", bytes: 500 },
+      ],
+      origins: [
+        { origin: "postgres", bytes: 4000 },
+        { origin: "codflow", bytes: 4000 },
+        { origin: "(V8 API)", bytes: 500 },
+      ],
+    });
+  });
+
+  it("records what a process allocated, freed objects included, into the file it is given", () => {
+    const dir = mkdtempSync(join(tmpdir(), "alloc-profile-"));
+    try {
+      const file = join(dir, "probe.heapprofile");
+      const preload = fileURLToPath(new URL("./alloc-profile.mjs", import.meta.url));
+      // ~64 MB of short-lived strings: nothing of it is alive when the process exits
+      const churn =
+        "function churn() { let kept = 0; for (let i = 0; i < 2_000_000; i++) kept += String(i).repeat(4).length; return kept } churn()";
+      execFileSync(process.execPath, ["--import", preload, "-e", churn], {
+        env: { ...process.env, CODFLOW_ALLOC_PROFILE: file },
+      });
+      const profile = JSON.parse(readFileSync(file, "utf8")) as { head: HeapProfileNode };
+      expect(summariseAllocations(profile.head).bytes).toBeGreaterThan(16_000_000);
+      // most of it under churn (its own frame, or builtins it called: String, repeat)
+      const under = (node: HeapProfileNode, inside: boolean): number =>
+        (inside ? node.selfSize : 0) +
+        node.children.reduce(
+          (sum, child) => sum + under(child, inside || child.callFrame.functionName === "churn"),
+          0,
+        );
+      expect(under(profile.head, false)).toBeGreaterThan(16_000_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

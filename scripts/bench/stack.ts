@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { connectPostgres, DEV_JWT_SECRET, deleteNamespaceStreamsAt } from "@codflow/shared";
 import { freePort } from "@codflow/shared/testing";
 import type { SystemDatabases } from "../../test/support/invariants.ts";
@@ -23,6 +24,9 @@ import type { Watched } from "./proc.ts";
 import { startSmsCodes } from "./sms-codes.ts";
 
 const READY_DEADLINE_MS = 90_000;
+
+/** Preloaded into each process by `--alloc-prof` (plain JavaScript: the built services run it as is). */
+const ALLOC_PROFILE_PRELOAD = fileURLToPath(new URL("./alloc-profile.mjs", import.meta.url));
 
 /** The system under test, started by the bench or found at `--url`. */
 export interface BenchStack {
@@ -92,15 +96,18 @@ function benchDatabaseUrl(service: ServiceName, env: NodeJS.ProcessEnv): string 
 export async function startBenchStack({
   replicas,
   build = false,
-  profileDir,
+  profile,
   env: parentEnv,
   log,
   logDir,
 }: {
   replicas: number;
   build?: boolean;
-  /** Where each process writes `<label>.cpuprofile` as it exits (`node --cpu-prof`). */
-  profileDir?: string;
+  /**
+   * Each service and the gateway write a profile into `dir` as they exit: `<label>.cpuprofile`
+   * (`node --cpu-prof`) or `<label>.heapprofile` (what they allocated, see alloc-profile.mjs).
+   */
+  profile?: { kind: "cpu" | "alloc"; dir: string };
   env: NodeJS.ProcessEnv;
   log: ScriptLogger;
   logDir: string;
@@ -148,6 +155,7 @@ export async function startBenchStack({
       : { args: ["--import", "tsx", "src/main.ts"], cwd: serviceDir(service), env: {} };
 
   mkdirSync(logDir, { recursive: true });
+  if (profile) mkdirSync(profile.dir, { recursive: true });
   const children: { label: string; port: number; child: ChildProcess }[] = [];
   const died: string[] = [];
   let stopping = false;
@@ -155,12 +163,19 @@ export async function startBenchStack({
     const { args, cwd, env: runAs } = command(service);
     // one name per replica for its log and its profile ("checkout#2" → "checkout-2")
     const fileName = label.replace("#", "-");
-    const profile = profileDir
-      ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${fileName}.cpuprofile`]
-      : [];
-    const child = spawn(process.execPath, [...profile, ...args], {
+    const profiling =
+      profile?.kind === "cpu"
+        ? ["--cpu-prof", `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${fileName}.cpuprofile`]
+        : profile?.kind === "alloc"
+          ? ["--import", ALLOC_PROFILE_PRELOAD]
+          : [];
+    const allocFile =
+      profile?.kind === "alloc"
+        ? { CODFLOW_ALLOC_PROFILE: join(profile.dir, `${fileName}.heapprofile`) }
+        : {};
+    const child = spawn(process.execPath, [...profiling, ...args], {
       cwd,
-      env: { ...own, ...runAs },
+      env: { ...own, ...runAs, ...allocFile },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const file = createWriteStream(join(logDir, `${fileName}.log`));
