@@ -130,6 +130,10 @@ export function createUpstreamProxy({
     { http: httpAgent, https: httpsAgent },
     { max: maxSocketsPerReplica, burst: connectBurst },
   );
+  // One line per proxied request, of fields that hold no personal data (method, the path
+  // without its query, upstream, replica, status, time): the PII redaction's path walk (~20
+  // paths, most of them wildcards) cost 40–70 µs a line, 5–7 % of the gateway's CPU.
+  const accessLog = logger.child({}, { redact: [] });
   const probes = startReadinessProbes({
     replicas: Object.values(sets).flatMap((set) => set.replicas),
     intervalMs: readinessIntervalMs,
@@ -251,7 +255,10 @@ export function createUpstreamProxy({
         // the client's answer short, the client leaving destroys `current` (see "close" above).
         upstreamRes.pipe(res);
         upstreamRes.once("error", () => res.destroy());
-        logger.info({ ...logFields, target, status: sentStatus, ms: elapsed(started) }, "proxied");
+        accessLog.info(
+          { ...logFields, target, status: sentStatus, ms: elapsed(started) },
+          "proxied",
+        );
       });
 
       upstreamReq.on("error", (error) => {

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger } from "@codflow/shared";
+import { createLogger, type Logger } from "@codflow/shared";
 import { freePort } from "@codflow/shared/testing";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -40,17 +40,17 @@ export const unreachableUrl = async () => `http://127.0.0.1:${await freePort()}`
  * readiness probes wait a minute unless `env` says otherwise, so a test counting the requests or
  * connections its upstream sees counts only its own.
  */
-export function startTestGateway(env: Record<string, string>): Promise<RunningGateway> {
+export function startTestGateway(
+  env: Record<string, string>,
+  { logger = createLogger({ service: "gateway-test", level: "silent" }) }: { logger?: Logger } = {},
+): Promise<RunningGateway> {
   const config = loadGatewayConfig({
     UPSTREAM_READINESS_INTERVAL_MS: "60000",
     ...env,
     PORT: "0",
     SHUTDOWN_GRACE_MS: "0",
   });
-  return startGateway({
-    config,
-    logger: createLogger({ service: "gateway-test", level: "silent" }),
-  });
+  return startGateway({ config, logger });
 }
 
 /** A promise and the function that resolves it, for an upstream that must wait for the test. */
