@@ -218,6 +218,16 @@ function summarise(
       startedAt,
       startedAt + seconds * 1000,
     ),
+    /**
+     * The same over the window's second half only: the stack at speed, once the connections to
+     * checkout are open (a busy Node service accepts one per event-loop turn, so a jump in load
+     * takes checkout tens of seconds to take in; see connection-ramp.ts).
+     */
+    secondHalfConfirmedPerSecond: ratePerSecond(
+      confirmed.map((o) => o.doneAt),
+      startedAt + seconds * 500,
+      startedAt + seconds * 1000,
+    ),
     /** Scheduled send → terminal state known, as the client saw it. */
     clientLatencyMs: distribution(terminal.map((o) => o.doneAt - o.scheduledAt)),
     /** The checkout's createdAt → updatedAt. */
@@ -250,7 +260,7 @@ function printSummary(title: string, s: Summary) {
     [
       bold(title),
       `  offered                              ${s.offeredPerSecond}/s for ${s.seconds.toFixed(1)} s (${s.checkouts} checkouts)`,
-      `  sustained confirmed                  ${s.sustainedConfirmedPerSecond.toFixed(1)}/s (confirmations within the window ÷ window)`,
+      `  sustained confirmed                  ${s.sustainedConfirmedPerSecond.toFixed(1)}/s (confirmations within the window ÷ window); ${s.secondHalfConfirmedPerSecond.toFixed(1)}/s in its second half`,
       `  outcomes                             ${s.confirmed} confirmed, ${s.failed} failed, ${s.stillProcessing} still processing`,
       row("latency, client (from schedule)", s.clientLatencyMs),
       row("latency, server (createdAt→updatedAt)", s.serverLatencyMs),
