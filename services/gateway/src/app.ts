@@ -43,20 +43,7 @@ export function createGatewayApp({
   });
   app.route("/", docsRoutes());
 
-  app.use(
-    "*",
-    limitRequestBody(config.BODY_LIMIT_BYTES, () => {
-      throw new HttpProblem(
-        413,
-        "payload-too-large",
-        "Payload Too Large",
-        `request bodies are limited to ${config.BODY_LIMIT_BYTES} bytes`,
-        undefined,
-        // The rest of the body is never read, so this connection cannot carry another request.
-        { connection: "close" },
-      );
-    }),
-  );
+  app.use("*", limitRequestBody(config.BODY_LIMIT_BYTES));
   app.all("*", (c) => {
     throw new HttpProblem(404, "not-found", "Not Found", `no route for ${c.req.path}`);
   });

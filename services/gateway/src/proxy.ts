@@ -5,7 +5,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { HttpProblem, type Logger, startServerSpan } from "@codflow/shared";
+import { HttpProblem, type Logger, payloadTooLarge, startServerSpan } from "@codflow/shared";
 import { describeError } from "./errors.ts";
 import { startReadinessProbes } from "./readiness-probes.ts";
 import {
@@ -403,17 +403,6 @@ function connectionTokens(connection: string | undefined): Set<string> | undefin
     .map((token) => token.trim().toLowerCase())
     .filter((token) => token !== "" && token !== "keep-alive" && token !== "close");
   return names.length > 0 ? new Set(names) : undefined;
-}
-
-function payloadTooLarge(limitBytes: number): HttpProblem {
-  return new HttpProblem(
-    413,
-    "payload-too-large",
-    "Payload Too Large",
-    `request bodies are limited to ${limitBytes} bytes`,
-    undefined,
-    { connection: "close" },
-  );
 }
 
 function sendProblem(res: ServerResponse, problem: HttpProblem) {

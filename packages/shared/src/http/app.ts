@@ -65,20 +65,7 @@ export function createServiceApp({
   app.use("*", (c, next) => (UNTRACED_PATHS.has(c.req.path) ? next() : tracing(c, next)));
   app.use("*", requestId());
   app.use("*", registerMetrics);
-  app.use(
-    "*",
-    limitRequestBody(MAX_BODY_BYTES, () => {
-      throw new HttpProblem(
-        413,
-        "payload-too-large",
-        "Payload too large",
-        `the limit is ${MAX_BODY_BYTES} bytes`,
-        undefined,
-        // The rest of the body is never read, so this connection cannot carry another request.
-        { connection: "close" },
-      );
-    }),
-  );
+  app.use("*", limitRequestBody(MAX_BODY_BYTES));
 
   app.onError((err, c) => {
     if (err instanceof HttpProblem) return problemResponse(c, err);
