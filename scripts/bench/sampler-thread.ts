@@ -5,10 +5,10 @@ import { type ProcessReport, startSampler, type Watched } from "./proc.ts";
 /*
  * The /proc sampler on a thread of its own. Its reads are synchronous, and a PostgreSQL sample
  * (summed Pss: the kernel walks every backend's page tables) took ~50 ms of a loaded machine
- * every 2 s (now every 10 s, see startSampler): on the load generator's event loop that held back the checkouts due meanwhile and
- * the reading of answers, so the client latencies carried the bench's own stalls (the load
- * generator reported sending 82–139 ms late at 50–100/s). The thread's CPU still counts as the
- * load generator's: it is the same process.
+ * every 2 s (now every 10 s, see startSampler): on the load generator's event loop that held
+ * back the checkouts due meanwhile and the reading of answers, so the client latencies carried
+ * the bench's own stalls (the load generator reported sending 82–139 ms late at 50–100/s). The
+ * thread's CPU still counts as the load generator's: it is the same process.
  */
 
 interface SamplerData {

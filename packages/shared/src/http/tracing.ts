@@ -41,10 +41,10 @@ export function httpTracing(
   };
   return async function traceRequest(c, next) {
     const parent = propagation.extract(context.active(), c, requestHeaders);
+    // http.route and the final name are known once the request has been routed (settle)
     const attributes = {
       "http.request.method": c.req.method,
       "url.full": c.req.url,
-      "http.route": routePath(c),
       "service.name": service,
     };
     return tracer().startActiveSpan(
