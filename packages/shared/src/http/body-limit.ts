@@ -58,7 +58,7 @@ export function limitRequestBody(maxSize: number): MiddlewareHandler {
   return async function limitBody(c, next) {
     const body = declaredBody(c);
     if (body.kind === "none") return next();
-    if (body.kind === "length") return body.bytes > maxSize ? onError(c) : next();
+    if (body.kind === "length") return body.bytes > maxSize ? onError() : next();
     return streamed(c, next);
   };
 }
