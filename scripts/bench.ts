@@ -317,35 +317,33 @@ function printHops(hops: Hops) {
   );
 }
 
-function printAllocationProfiles(dir: string) {
-  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
-  const share = (bytes: number, of: number) => `${((bytes / of) * 100).toFixed(1).padStart(5)} %`;
-  for (const [label, p] of summariseAllocationProfiles(dir, 10)) {
+/** The top of each process's profile: a headline, then shares of its total by origin and function. */
+function printProfiles({ kind, dir }: { kind: "cpu" | "alloc"; dir: string }) {
+  const share = (part: number, of: number) => `${((part / of) * 100).toFixed(1).padStart(5)} %`;
+  const tops =
+    kind === "cpu"
+      ? [...summariseProfiles(dir, 10)].map(([label, p]) => ({
+          headline: `${label}: ${(p.busyMs / 1000).toFixed(1)} s busy over its life, by self time`,
+          total: p.busyMs,
+          origins: p.origins.map((o) => [o.origin, o.ms] as const),
+          functions: p.functions.map((f) => ({ ...f, amount: f.ms })),
+        }))
+      : [...summariseAllocationProfiles(dir, 10)].map(([label, p]) => ({
+          headline: `${label}: ${(p.bytes / 1e6).toFixed(0)} MB allocated over its life (sampled), by allocating function`,
+          total: p.bytes,
+          origins: p.origins.map((o) => [o.origin, o.bytes] as const),
+          functions: p.functions.map((f) => ({ ...f, amount: f.bytes })),
+        }));
+  for (const { headline, total, origins, functions } of tops) {
+    console.log(bold(`\n${headline}`));
     console.log(
-      bold(`\n${label}: ${mb(p.bytes)} allocated over its life (sampled), by allocating function`),
+      `  ${origins.map(([origin, part]) => `${origin} ${share(part, total).trim()}`).join(", ")}`,
     );
-    console.log(
-      `  ${p.origins.map((o) => `${o.origin} ${share(o.bytes, p.bytes).trim()}`).join(", ")}`,
-    );
-    for (const f of p.functions)
-      console.log(`  ${share(f.bytes, p.bytes)}  ${f.name.slice(0, 40).padEnd(40)} ${f.where}`);
+    for (const f of functions)
+      console.log(`  ${share(f.amount, total)}  ${f.name.slice(0, 40).padEnd(40)} ${f.where}`);
   }
-  console.log(`\nprofiles: ${dir} (open in Chrome DevTools, Memory)`);
-}
-
-function printProfiles(dir: string) {
-  const share = (ms: number, of: number) => `${((ms / of) * 100).toFixed(1).padStart(5)} %`;
-  for (const [label, p] of summariseProfiles(dir, 10)) {
-    console.log(
-      bold(`\n${label}: ${(p.busyMs / 1000).toFixed(1)} s busy over its life, by self time`),
-    );
-    console.log(
-      `  ${p.origins.map((o) => `${o.origin} ${share(o.ms, p.busyMs).trim()}`).join(", ")}`,
-    );
-    for (const f of p.functions)
-      console.log(`  ${share(f.ms, p.busyMs)}  ${f.name.slice(0, 40).padEnd(40)} ${f.where}`);
-  }
-  console.log(`\nprofiles: ${dir} (open in Chrome DevTools, Performance)`);
+  const panel = kind === "cpu" ? "Performance" : "Memory";
+  console.log(`\nprofiles: ${dir} (open in Chrome DevTools, ${panel})`);
 }
 
 /** The processes to watch: the stack's own, PostgreSQL, nats-server and this load generator. */
@@ -773,8 +771,7 @@ async function main() {
   } finally {
     await stopStack();
     // each process writes its profile as it exits
-    if (profile?.kind === "cpu") printProfiles(profile.dir);
-    if (profile?.kind === "alloc") printAllocationProfiles(profile.dir);
+    if (profile) printProfiles(profile);
   }
 }
 

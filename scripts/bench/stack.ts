@@ -163,19 +163,24 @@ export async function startBenchStack({
     const { args, cwd, env: runAs } = command(service);
     // one name per replica for its log and its profile ("checkout#2" → "checkout-2")
     const fileName = label.replace("#", "-");
-    const profiling =
-      profile?.kind === "cpu"
-        ? ["--cpu-prof", `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${fileName}.cpuprofile`]
-        : profile?.kind === "alloc"
-          ? ["--import", ALLOC_PROFILE_PRELOAD]
-          : [];
-    const allocFile =
-      profile?.kind === "alloc"
-        ? { CODFLOW_ALLOC_PROFILE: join(profile.dir, `${fileName}.heapprofile`) }
-        : {};
-    const child = spawn(process.execPath, [...profiling, ...args], {
+    const profiling = !profile
+      ? { args: [], env: {} }
+      : profile.kind === "cpu"
+        ? {
+            args: [
+              "--cpu-prof",
+              `--cpu-prof-dir=${profile.dir}`,
+              `--cpu-prof-name=${fileName}.cpuprofile`,
+            ],
+            env: {},
+          }
+        : {
+            args: ["--import", ALLOC_PROFILE_PRELOAD],
+            env: { CODFLOW_ALLOC_PROFILE: join(profile.dir, `${fileName}.heapprofile`) },
+          };
+    const child = spawn(process.execPath, [...profiling.args, ...args], {
       cwd,
-      env: { ...own, ...runAs, ...allocFile },
+      env: { ...own, ...runAs, ...profiling.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const file = createWriteStream(join(logDir, `${fileName}.log`));
