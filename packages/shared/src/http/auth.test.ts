@@ -9,7 +9,7 @@ import {
   SignJWT,
   UnsecuredJWT,
 } from "jose";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { auth, CLOCK_TOLERANCE_SECONDS, createTokenVerifier } from "./auth.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 
@@ -110,6 +110,18 @@ describe("auth with HS256", () => {
     expect(res.status).toBe(401);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     expect(((await res.json()) as { type: string }).type).toMatch(/\/unauthorized$/);
+  });
+
+  it("keeps a verified token no longer than it is valid, and never for a tampered copy", async () => {
+    const token = await hs256({ role: "admin", exp: now() + 2 });
+    expect((await call(app, "/admin", token)).status).toBe(200);
+    await expectRefused(app, tamperSignature(token));
+    vi.useFakeTimers({ now: Date.now() + (2 + CLOCK_TOLERANCE_SECONDS + 1) * 1000 });
+    try {
+      await expectRefused(app, token);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a customer on an admin route with 403", async () => {
