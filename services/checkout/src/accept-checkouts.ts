@@ -57,9 +57,10 @@ export function createCheckoutAcceptor(deps: AppDeps) {
 const MAX_BATCH = 64;
 
 /**
- * One transaction for the batch. When it fails as a whole (a cart that already has a checkout
- * processing, a deadlock with another replica's batch, a lost connection), each request is tried
- * again alone, so one request's trouble is never the others'.
+ * One transaction for the batch. A cart already in checkout when the batch's claim read it is
+ * refused there, alone. When the batch fails as a whole (a checkout of one of its carts that
+ * another batch or replica committed meanwhile, a deadlock with another replica's batch, a lost
+ * connection), each request is tried again alone, so one request's trouble is never the others'.
  */
 async function acceptTogether(
   deps: AppDeps,
@@ -221,6 +222,7 @@ function decideOnClaim(claim: KeyClaim | undefined, id: string): Decision {
   }
   const snapshot = snapshotCart(claim.cart?.lines ?? []);
   if (!snapshot.ok || !claim.cart) return refuse(cartRefusal(snapshot));
+  if (claim.cart.inCheckout) return refuse(checkoutInProgress());
   return { kind: "eligible", id, cartId: claim.cart.cartId, snapshot };
 }
 

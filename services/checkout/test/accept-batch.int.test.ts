@@ -138,12 +138,13 @@ describe("accepting the checkouts that queued, together", () => {
     expect((await tooDear.checkout("key-t")).status).toBe(202);
   });
 
-  it("tries each request alone when the batch fails, so one cart already in checkout fails only itself", async () => {
+  it("refuses a cart already in checkout on its own and accepts the rest of the batch together", async () => {
     const holder = await customer(fx);
     await givenCart(holder);
     const fresh = await Promise.all([customerWithCart(fx), customerWithCart(fx)]);
     const busy = await customerWithCart(fx);
     expect((await busy.shopper.checkout("key-1")).status).toBe(202);
+    const batchesBefore = (await scrape("codflow_checkout_accept_batch_size_count")) ?? 0;
 
     const { held, others } = await queuedBehindHeldCheckout(holder, () => [
       ...fresh.map(({ shopper }) => shopper.checkout("key-f")),
@@ -155,16 +156,81 @@ describe("accepting the checkouts that queued, together", () => {
     expect([f1.status, f2.status]).toEqual([202, 202]);
     expect(second.status).toBe(409);
     expect(await problemSlug(second)).toBe("checkout-in-progress");
-    const counts = await fx.sql<{ customerId: string; n: number }[]>`
-      select customer_id as "customerId", count(*)::int as n from checkouts
-      where customer_id in ${fx.sql([...fresh.map((f) => f.shopper.id), busy.shopper.id])}
-      group by customer_id`;
-    expect(counts.map((row) => row.n)).toEqual([1, 1, 1]);
-    // the failed statement rolled the batch back, so the retry alone claimed key-f afresh
-    expect((await busy.shopper.checkout("key-2")).status).toBe(409);
+    expect(await checkoutsPerCustomer([...fresh.map((f) => f.shopper), busy.shopper])).toEqual([
+      1, 1, 1,
+    ]);
+    // the held checkout alone, then the three in one transaction: none was tried again alone
+    expect(await scrape("codflow_checkout_accept_batch_size_count")).toBe(batchesBefore + 2);
+    // the refused request's key was let go, as a rollback would have
+    expect(await fx.sql`select 1 from idempotency_keys where key = 'key-2'`).toHaveLength(0);
+  });
+
+  it("tries each request alone when a checkout of one of its carts commits while the batch runs", async () => {
+    const holder = await customer(fx);
+    await givenCart(holder);
+    const fresh = await Promise.all([customerWithCart(fx), customerWithCart(fx)]);
+    const racing = await customerWithCart(fx);
+    const batchesBefore = (await scrape("codflow_checkout_accept_batch_size_count")) ?? 0;
+    // another replica accepting a checkout of the same cart: inserted, not yet committed
+    let commitRival = () => {};
+    const rivalMayCommit = new Promise<void>((resolve) => {
+      commitRival = resolve;
+    });
+    let rivalInserted = (_pid: number) => {};
+    const rivalPid = new Promise<number>((resolve) => {
+      rivalInserted = resolve;
+    });
+    const rival = fx.sql.begin(async (tx) => {
+      const [own] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await tx`
+        insert into checkouts (id, customer_id, cart_id, status, total_minor, currency, phone,
+                               shipping_address)
+        select gen_random_uuid(), customer_id, id, 'processing', 3000, 'EUR', '+4915100000000',
+               '{}'::jsonb
+        from carts where customer_id = ${racing.shopper.id}`;
+      rivalInserted(own?.pid ?? 0);
+      await rivalMayCommit;
+    });
+    const pid = await rivalPid;
+
+    const answers = queuedBehindHeldCheckout(holder, () => [
+      ...fresh.map(({ shopper }) => shopper.checkout("key-f")),
+      racing.shopper.checkout("key-2"),
+    ]);
+    await waitFor(
+      async () =>
+        (
+          await fx.sql`select 1 from pg_stat_activity where ${pid}::int = any(pg_blocking_pids(pid))`
+        ).length > 0,
+      { what: "the batch's insert to wait for the rival checkout of the same cart" },
+    );
+    commitRival();
+    await rival;
+    const { held, others } = await answers;
+
+    expect(held.status).toBe(202);
+    const [f1, f2, second] = others as [Response, Response, Response];
+    expect([f1.status, f2.status]).toEqual([202, 202]);
+    expect(second.status).toBe(409);
+    expect(await problemSlug(second)).toBe("checkout-in-progress");
+    // the racing customer has the rival's checkout only
+    expect(await checkoutsPerCustomer([...fresh.map((f) => f.shopper), racing.shopper])).toEqual([
+      1, 1, 1,
+    ]);
+    // the held checkout, the batch that failed on the index, then each of its three alone
+    expect(await scrape("codflow_checkout_accept_batch_size_count")).toBe(batchesBefore + 5);
     expect(await fx.sql`select 1 from idempotency_keys where key = 'key-2'`).toHaveLength(0);
   });
 });
+
+async function checkoutsPerCustomer(shoppers: readonly Shopper[]) {
+  const ids = shoppers.map((s) => s.id);
+  const rows = await fx.sql<{ customerId: string; n: number }[]>`
+    select customer_id as "customerId", count(*)::int as n from checkouts
+    where customer_id in ${fx.sql(ids)} group by customer_id`;
+  const counts = new Map(rows.map((row) => [row.customerId, row.n]));
+  return ids.map((id) => counts.get(id) ?? 0);
+}
 
 describe("a checkout the insert did not write", () => {
   it("fails its request and rolls back, so its key and no event outlive it", async () => {

@@ -126,12 +126,15 @@ describe("the active COD order limit (COD_MAX_ACTIVE_ORDERS = 3)", () => {
     await openOrder(ada);
     await givenVariant(fx).then((mug) => ada.addLine(mug.variantId, 1));
 
-    // The profile lock serialises them: one takes the 3rd slot, every other then counts 3.
+    // The profile lock serialises them: one takes the 3rd slot, every other then counts 3, or
+    // (read after that one committed) finds the cart in checkout.
     const third = await Promise.all(Array.from({ length: 20 }, () => ada.checkout(uuidv7())));
-    const statuses = third.map((r) => r.status).sort();
-    expect(statuses).toEqual([202, ...Array<number>(19).fill(429)]);
-    for (const res of third.filter((r) => r.status === 429)) {
-      expect(await problemSlug(res)).toBe("cod-active-limit");
+    const refused = third.filter((r) => r.status !== 202);
+    expect(refused).toHaveLength(19);
+    for (const res of refused) {
+      expect(`${res.status} ${await problemSlug(res)}`).toMatch(
+        /^(429 cod-active-limit|409 checkout-in-progress)$/,
+      );
     }
     expect(await activeSlots(ada.id)).toBe(3);
 

@@ -17,7 +17,8 @@ import type { CheckoutStatus } from "./schema.ts";
 export type KeyClaim =
   | {
       kind: "claimed";
-      cart?: { cartId: string; lines: PricedCartLine[] };
+      /** `inCheckout`: a checkout of this cart was processing when the statement began. */
+      cart?: { cartId: string; lines: PricedCartLine[]; inCheckout: boolean };
       /** The customer's COD profile, locked; undefined when they have none yet. */
       profile?: ProfileDbRow;
     }
@@ -30,6 +31,7 @@ type ClaimRow = PricedCartLine & {
   claimed: boolean;
   profile: ProfileDbRow | null;
   cartId: string | null;
+  cartInCheckout: boolean;
 };
 
 export interface KeyToClaim {
@@ -54,6 +56,12 @@ export interface KeyToClaim {
  * profiles are locked in customer order, so two batches sharing customers wait, never deadlock.
  * The COD facts are still read by the next statement, which sees what the lock's previous holder
  * committed.
+ *
+ * It also tells whether each cart has a checkout processing (as of the statement's snapshot), so
+ * a customer who checks out again with a new key while one is processing is refused alone
+ * instead of failing the batch's insert on the one-processing-per-cart index. A checkout
+ * committed after the snapshot (a concurrent batch or replica) still fails the insert: the index
+ * decides, and the batch is retried one request at a time.
  */
 export async function claimKeysWithCarts(
   tx: TxSql,
@@ -78,7 +86,10 @@ export async function claimKeysWithCarts(
       for update
     )
     select r.customer_id as "customerId", k.customer_id is not null as claimed,
-           to_jsonb(p) as profile, c.id as "cartId", l.id, l.variant_id as "variantId", l.qty,
+           to_jsonb(p) as profile, c.id as "cartId",
+           exists (select 1 from checkouts ch where ch.cart_id = c.id and ch.status = 'processing')
+             as "cartInCheckout",
+           l.id, l.variant_id as "variantId", l.qty,
            v.price_minor as "unitPriceMinor", v.currency, v.sellable
     from req r
     left join claim k on k.customer_id = r.customer_id
@@ -109,8 +120,21 @@ export async function claimKeysWithCarts(
     }
     const lines: PricedCartLine[] = own
       .filter((row) => row.id !== null)
-      .map(({ customerId: _, claimed: __, profile: ___, cartId: ____, ...line }) => line);
-    claims.set(k.customerId, { kind: "claimed", cart: { cartId: first.cartId, lines }, profile });
+      .map(
+        ({
+          customerId: _,
+          claimed: __,
+          profile: ___,
+          cartId: ____,
+          cartInCheckout: _____,
+          ...line
+        }) => line,
+      );
+    claims.set(k.customerId, {
+      kind: "claimed",
+      cart: { cartId: first.cartId, lines, inCheckout: first.cartInCheckout },
+      profile,
+    });
   }
   if (unclaimed.length > 0) {
     for (const [customerId, claim] of await heldKeys(tx, unclaimed)) claims.set(customerId, claim);
