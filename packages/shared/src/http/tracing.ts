@@ -30,12 +30,13 @@ export function httpTracing(
   service: string,
   { spanName }: { spanName?: (c: Context) => string } = {},
 ): MiddlewareHandler {
-  const nameOf = spanName ?? ((c: Context) => `${c.req.method} ${routePath(c)}`);
+  const nameOf = (c: Context, route: string) => spanName?.(c) ?? `${c.req.method} ${route}`;
   const settle = (span: Span, c: Context, error: unknown) => {
     const status = c.res.status;
+    const route = routePath(c);
     span.setAttribute("http.response.status_code", status);
-    span.setAttribute("http.route", routePath(c));
-    span.updateName(nameOf(c));
+    span.setAttribute("http.route", route);
+    span.updateName(nameOf(c, route));
     if (error) span.recordException(error as Error);
     if (error || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
   };
@@ -48,7 +49,7 @@ export function httpTracing(
       "service.name": service,
     };
     return tracer().startActiveSpan(
-      nameOf(c),
+      nameOf(c, routePath(c)),
       { kind: SpanKind.SERVER, attributes },
       parent,
       async (span) => {
