@@ -120,16 +120,14 @@ export async function claimKeysWithCarts(
     }
     const lines: PricedCartLine[] = own
       .filter((row) => row.id !== null)
-      .map(
-        ({
-          customerId: _,
-          claimed: __,
-          profile: ___,
-          cartId: ____,
-          cartInCheckout: _____,
-          ...line
-        }) => line,
-      );
+      .map(({ id, variantId, qty, unitPriceMinor, currency, sellable }) => ({
+        id,
+        variantId,
+        qty,
+        unitPriceMinor,
+        currency,
+        sellable,
+      }));
     claims.set(k.customerId, {
       kind: "claimed",
       cart: { cartId: first.cartId, lines, inCheckout: first.cartInCheckout },
