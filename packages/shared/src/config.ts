@@ -47,6 +47,11 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
     /** A crashed relay's claim on outbox rows expires after this. */
     OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
+    /**
+     * How long the relay lets published rows wait to be marked together (0: each publish marks
+     * its own). At most 500 ms, so it stays below the shortest lease (1 s).
+     */
+    OUTBOX_MARK_DELAY_MS: z.coerce.number().int().min(0).max(500).default(100),
     /** When a stream is re-created (broker rebuilt empty), events published this recently are re-sent. */
     OUTBOX_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
     STREAM_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),

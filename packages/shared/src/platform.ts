@@ -65,6 +65,7 @@ export async function startPlatform(
     logger,
     metrics,
     leaseSeconds: config.OUTBOX_LEASE_SECONDS,
+    markDelayMs: config.OUTBOX_MARK_DELAY_MS,
   });
   const streamWatch = startStreamWatch({
     sql: database.sql,

@@ -64,10 +64,14 @@ describe("outbox relay", () => {
       });
       expect(msg?.header.get("Nats-Msg-Id")).toBe(committed?.id);
       expect(msg?.json<{ id: string }>().id).toBe(committed?.id);
-      const [row] =
-        await fx.sql`select published_at, attempts from outbox where id = ${committed?.id ?? ""}`;
-      expect(row?.published_at).not.toBeNull();
-      expect(row?.attempts).toBe(1);
+      const row = await waitFor(
+        async () =>
+          (
+            await fx.sql`select published_at, attempts from outbox where id = ${committed?.id ?? ""}`
+          ).find((r) => r.published_at !== null),
+        { what: "the row marked published" },
+      );
+      expect(row.attempts).toBe(1);
     } finally {
       await relay.stop();
     }
@@ -161,9 +165,10 @@ describe("outbox relay", () => {
       await relay.stop();
       await sql.end({ timeout: 1 });
     }
-    // from the claim (`with due as (…) update outbox …`) on: the mark, then retention's delete
+    // from the claim (`with due as (…) update outbox …`) on: the mark (retention's delete may
+    // come first: the mark waits for the marks of later publishes)
     const fromClaim = statements.slice(statements.indexOf("with"));
-    expect(fromClaim.slice(0, 2)).toEqual(["with", "update"]);
+    expect(fromClaim.filter((verb) => verb !== "delete").slice(0, 2)).toEqual(["with", "update"]);
     expect(statements).not.toContain("begin");
     expect(statements).not.toContain("commit");
   });
@@ -251,6 +256,87 @@ describe("outbox relay: the fast lane for this process's commits", () => {
       const since = statements.slice(before).filter((verb) => verb !== "select");
       expect(since).toEqual(["begin", "insert", "commit", "update"]);
       expect(await outboxRow(event?.id)).toMatchObject({ lockedUntil: null, attempts: 1 });
+    } finally {
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("marks the rows of several publishes in one statement, each with the time it was sent", async () => {
+    const { sql, statements } = recordingClient();
+    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000, markDelayMs: 500 });
+    try {
+      await waitFor(async () => statements.includes("with"), { what: "the relay's first claim" });
+      await waitFor(async () => statements.at(-1) !== "with", { what: "the first claim answered" });
+      const before = statements.length;
+      const ids: string[] = [];
+      const sent: number[] = [];
+      for (const i of [1, 2, 3]) {
+        const [event] = await inTransaction(sql, "test.append", (tx) =>
+          appendToOutbox(tx, fx.namespace, [
+            { type: "checkout.requested", data: requestedData(), correlationId: `marks-${i}` },
+          ]),
+        );
+        ids.push(event?.id ?? "");
+        // each commit is published on its own before the next one is made
+        await waitFor(
+          async () =>
+            (
+              await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
+                last_by_subj: `${fx.namespace}.checkout.requested`,
+              })
+            )?.header.get("Nats-Msg-Id") === event?.id,
+          { intervalMs: 5, what: `publish ${i}` },
+        );
+        sent.push(Date.now());
+      }
+      const rows = await waitFor(
+        async () => {
+          const found = await fx.sql<{ id: string; publishedAt: string | null }[]>`
+            select id, published_at as "publishedAt" from outbox where id = any(${ids}::uuid[])`;
+          return found.every((r) => r.publishedAt !== null) && found;
+        },
+        { what: "the three rows marked published" },
+      );
+      const since = statements.slice(before).filter((verb) => verb !== "select");
+      expect(since.filter((verb) => verb === "update")).toHaveLength(1);
+      // the mark recorded when each was sent, not when it was marked
+      const publishedAt = ids.map((id) =>
+        Date.parse(rows.find((r) => r.id === id)?.publishedAt ?? ""),
+      );
+      expect(publishedAt[0]).toBeLessThan(publishedAt[2] ?? 0);
+      publishedAt.forEach((at, i) => {
+        expect(at).toBeLessThanOrEqual(sent[i] ?? 0);
+      });
+    } finally {
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("marks what it published before it stops, without waiting out the delay", async () => {
+    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
+    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000, markDelayMs: 500 });
+    try {
+      const [event] = await inTransaction(sql, "test.append", (tx) =>
+        appendToOutbox(tx, fx.namespace, [
+          { type: "checkout.requested", data: requestedData(), correlationId: "marks-stop" },
+        ]),
+      );
+      await waitFor(
+        async () =>
+          (
+            await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
+              last_by_subj: `${fx.namespace}.checkout.requested`,
+            })
+          )?.header.get("Nats-Msg-Id") === event?.id,
+        { intervalMs: 5, what: "the publish" },
+      );
+      const stopping = Date.now();
+      await relay.stop();
+      expect(Date.now() - stopping).toBeLessThan(500);
+      expect(await outboxRow(event?.id)).toMatchObject({ lockedUntil: null, attempts: 1 });
+      expect((await outboxRow(event?.id))?.publishedAt).not.toBeNull();
     } finally {
       await relay.stop();
       await sql.end({ timeout: 1 });

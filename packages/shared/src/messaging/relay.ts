@@ -25,6 +25,11 @@ export interface RelayOptions {
   /** Published rows stay this long so duplicates can re-send them (far past the de-dup window). */
   retentionSeconds?: number;
   pollMs?: number;
+  /**
+   * How long published ids may wait to be marked together (0: each publish marks its own).
+   * Must stay far below the lease: an unmarked row is kept from every claim only by its lease.
+   */
+  markDelayMs?: number;
 }
 
 /**
@@ -40,6 +45,10 @@ export interface RelayOptions {
  * re-sends, and leases that ran out. The claim's commit skips the WAL flush: a claim lost in a
  * crash only frees its rows for the next claim. The mark's does not: re-sends (the re-driver, a
  * duplicate input, a rebuilt stream) pick rows by their publication, which must not vanish.
+ *
+ * The mark waits up to `markDelayMs` for the marks of later publishes (`createMarker`): it is on
+ * no event's path, and below saturation each publish carried a few rows, so every hop paid a
+ * commit of its own for them.
  */
 export function startOutboxRelay({
   sql,
@@ -50,6 +59,7 @@ export function startOutboxRelay({
   leaseSeconds = 30,
   retentionSeconds = 7 * 86_400,
   pollMs = 1000,
+  markDelayMs = 100,
 }: RelayOptions) {
   let lastCleanup = 0;
   let claimedFullBatch = false;
@@ -93,20 +103,15 @@ export function startOutboxRelay({
       },
     );
 
+  const marker = createMarker({ sql, logger, delayMs: markDelayMs });
+
   /** Publishes `rows` pipelined, marks the sent ones published and backs off the failed ones. */
   const publishAll = async (rows: OutboxRow[]) => {
     const sentAt = new Date().toISOString();
     const results = await Promise.allSettled(rows.map(publish));
     const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
     const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
-    if (sent.length > 0) {
-      // one statement, its own transaction: no BEGIN and COMMIT round trips around it
-      await inDbSpan(
-        "outbox.mark-published",
-        () => sql`update outbox set published_at = ${sentAt}::timestamptz, locked_until = null, last_error = null
-                  where id = any(${sent}::uuid[])`,
-      );
-    }
+    await marker.add(sent, sentAt);
     if (failed.length > 0) {
       const reason = String(
         (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason,
@@ -203,7 +208,83 @@ export function startOutboxRelay({
       stopped = true;
       removeLane();
       await loop.stop();
+      await marker.close();
       if (handed.length > 0) await releaseLater(handed.splice(0));
     },
   };
 }
+
+/**
+ * Marks published rows in one statement per `delayMs` (or per `MAX_MARK` ids) instead of one per
+ * publish, each row with the time it was sent. One mark is in flight at a time; a failed one is
+ * tried again with the next. Until its mark lands a row is still leased to this relay, so no
+ * claim publishes it again; should the process die first, the lease runs out and the row is
+ * published again under the same Nats-Msg-Id (as when it died between publish and mark).
+ */
+function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; delayMs: number }) {
+  const ids: string[] = [];
+  const sentAts: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  const markNow = async (batchIds: string[], batchAts: string[]) => {
+    try {
+      // one statement, its own transaction: no BEGIN and COMMIT round trips around it
+      await inDbSpan(
+        "outbox.mark-published",
+        () => sql`update outbox o set published_at = m.sent_at::timestamptz, locked_until = null, last_error = null
+                  from unnest(${batchIds}::uuid[], ${batchAts}::text[]) as m(id, sent_at)
+                  where o.id = m.id`,
+      );
+    } catch (err) {
+      logger.warn(
+        { err, rows: batchIds.length },
+        closed
+          ? "could not mark outbox rows published; they are published again after their lease"
+          : "marking outbox rows published failed; retrying",
+      );
+      if (closed) return;
+      ids.unshift(...batchIds);
+      sentAts.unshift(...batchAts);
+      schedule();
+    }
+  };
+  /** Queues one mark of what waits (up to MAX_MARK ids) behind the one in flight. */
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (ids.length > 0) {
+      const batchIds = ids.splice(0, MAX_MARK);
+      const batchAts = sentAts.splice(0, MAX_MARK);
+      inFlight = inFlight.then(() => markNow(batchIds, batchAts));
+    }
+    return inFlight;
+  };
+  const schedule = () => {
+    timer ??= setTimeout(flush, delayMs);
+  };
+  return {
+    /** Waits only without a delay, or when a whole statement's worth waits (marks falling behind). */
+    add(sent: string[], sentAt: string): Promise<void> {
+      for (const id of sent) {
+        ids.push(id);
+        sentAts.push(sentAt);
+      }
+      if (ids.length === 0) return Promise.resolve();
+      if (delayMs === 0 || ids.length >= MAX_MARK) return flush();
+      schedule();
+      return Promise.resolve();
+    },
+    /** A stopping relay: marks what was added, each statement tried once. */
+    async close() {
+      closed = true;
+      while (ids.length > 0) flush();
+      await inFlight;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The most ids one mark statement carries. */
+const MAX_MARK = 1000;
