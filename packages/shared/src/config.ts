@@ -45,6 +45,12 @@ export function baseConfigSchema(service: string, defaultPort: number) {
     CONSUMER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
     CONSUMER_BACKOFF_BASE_MS: z.coerce.number().int().min(1).default(500),
     CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+    /**
+     * How long a consumer's message may wait for others to share its transaction (0: none).
+     * Below saturation a hop otherwise pays a transaction, a commit and the wake-ups of several
+     * processes for each message or two; a message that already waited this long goes at once.
+     */
+    CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(10),
     /** A crashed relay's claim on outbox rows expires after this. */
     OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
     /**

@@ -97,6 +97,7 @@ export async function startPlatform(
         ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
         baseBackoffMs: config.CONSUMER_BACKOFF_BASE_MS,
         batchSize: config.CONSUMER_BATCH_SIZE,
+        lingerMs: config.CONSUMER_LINGER_MS,
       },
     },
     readiness: [

@@ -364,6 +364,29 @@ describe("set-based batches (handleBatch)", () => {
     }
   });
 
+  it("lets a batch wait up to lingerMs to fill, and sends a full one at once", async () => {
+    const name = "test.set-based-linger";
+    const seen: string[][] = [];
+    running.push(
+      startConsumer(fx.consumerDeps, setBasedSpec(name, seen), { batchSize: 5, lingerMs: 5_000 }),
+    );
+    const started = Date.now();
+    for (const e of Array.from({ length: 3 }, () => envelope())) await publish(e);
+    await waitFor(async () => (await count("effects", name)) === 3, {
+      timeoutMs: 15_000,
+      what: "3 effects",
+    });
+    // one transaction for the three, made once the first had waited its linger
+    expect(seen.map((batch) => batch.length)).toEqual([3]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+
+    const full = Date.now();
+    for (const e of Array.from({ length: 5 }, () => envelope())) await publish(e);
+    await waitFor(async () => (await count("effects", name)) === 8, { what: "8 effects" });
+    expect(seen.map((batch) => batch.length)).toEqual([3, 5]);
+    expect(Date.now() - full).toBeLessThan(4_000);
+  });
+
   it("treats a repeated event, in the same batch or a later one, as a duplicate", async () => {
     const name = "test.set-based-duplicates";
     const seen: string[][] = [];

@@ -23,6 +23,11 @@ const notifierConfigSchema = baseConfigSchema("notifier", 8084)
     NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
     /** The first retry waits this long; each next one twice as long. */
     NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
+    /**
+     * How long an event that queues an email may wait for others to share its transaction (0:
+     * none). Emails are on no checkout's path; one-time codes (SMS) never wait.
+     */
+    NOTIFY_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(200),
   })
   .transform((config) => ({
     ...config,

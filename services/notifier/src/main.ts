@@ -23,13 +23,16 @@ const app = createApp({
   readiness: platform.readiness,
   liveness: platform.liveness,
 });
+const emails = { lingerMs: config.NOTIFY_LINGER_MS };
 const consumers = [
-  startConsumer(platform.consumerDeps, onCheckoutConfirmed()),
-  startConsumer(platform.consumerDeps, onCheckoutFailed()),
-  startConsumer(platform.consumerDeps, onOrdersShipped()),
-  startConsumer(platform.consumerDeps, onOrdersDeliveryFailed()),
-  startConsumer(platform.consumerDeps, onOrdersDelivered()),
-  startConsumer(platform.consumerDeps, onOrdersCancelled()),
+  ...[
+    onCheckoutConfirmed(),
+    onCheckoutFailed(),
+    onOrdersShipped(),
+    onOrdersDeliveryFailed(),
+    onOrdersDelivered(),
+    onOrdersCancelled(),
+  ].map((spec) => startConsumer(platform.consumerDeps, spec, emails)),
   startConsumer(
     platform.consumerDeps,
     onPhoneVerificationRequested({

@@ -79,6 +79,12 @@ export interface ConsumerOptions {
   /** NAK delay for delivery n is min(maxBackoffMs, baseBackoffMs * 2^(n-1)). */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How long a message may wait for others to share its batch (0: a batch goes as soon as the
+   * previous one ends). Only for consumers on no checkout's path, such as emails: below
+   * saturation it turns many one-message transactions into one.
+   */
+  lingerMs?: number;
 }
 
 export interface RunningConsumer {
@@ -110,6 +116,7 @@ export function startConsumer<T extends EventType>(
     ackWaitMs = 30_000,
     baseBackoffMs = 500,
     maxBackoffMs = 30_000,
+    lingerMs = 0,
   } = { ...deps.defaults, ...options };
   const { sql, broker, logger, metrics } = deps;
   const log = logger.child({ consumer: spec.name });
@@ -467,6 +474,20 @@ export function startConsumer<T extends EventType>(
               });
               notify = undefined;
               continue;
+            }
+            const first = queue[0] as JsMsg;
+            const lingered = (held.get(first) ?? Date.now()) + lingerMs - Date.now();
+            if (lingered > 0 && queue.length < batchSize && !ended) {
+              // until the batch is full, the subscription ends or the first has waited enough
+              await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, lingered);
+                notify = () => {
+                  if (queue.length < batchSize && !ended) return;
+                  clearTimeout(timer);
+                  resolve();
+                };
+              });
+              notify = undefined;
             }
             await processBatch(queue.splice(0, batchSize));
           }
