@@ -5,6 +5,7 @@ import {
   addOutboxLane,
   appendToOutbox,
   inTransaction,
+  resendOutputsOf,
   startOutboxRelay,
   streamName,
   uuidv7Floor,
@@ -307,6 +308,46 @@ describe("outbox relay: the fast lane for this process's commits", () => {
       expect(publishedAt[0]).toBeLessThan(publishedAt[2] ?? 0);
       publishedAt.forEach((at, i) => {
         expect(at).toBeLessThanOrEqual(sent[i] ?? 0);
+      });
+    } finally {
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("publishes a row again when it is re-sent while its mark waits", async () => {
+    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
+    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 100, markDelayMs: 500 });
+    const lastMsgId = async () =>
+      (
+        await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
+          last_by_subj: `${fx.namespace}.checkout.requested`,
+        })
+      )?.header.get("Nats-Msg-Id");
+    try {
+      const cause = uuidv7();
+      const [event] = await inTransaction(sql, "test.append", (tx) =>
+        appendToOutbox(tx, fx.namespace, [
+          {
+            type: "checkout.requested",
+            data: requestedData(),
+            correlationId: "marks-resend",
+            causationId: cause,
+          },
+        ]),
+      );
+      await waitFor(async () => (await lastMsgId()) === event?.id, {
+        intervalMs: 5,
+        what: "the publish",
+      });
+      // a duplicate of its cause arrives before the mark: the row is still only leased
+      expect((await outboxRow(event?.id))?.publishedAt).toBeNull();
+      expect(await resendOutputsOf(fx.sql, [cause])).toBe(1);
+      await waitFor(async () => (await lastMsgId()) === `${event?.id}:1`, {
+        what: "the re-send under a fresh Nats-Msg-Id",
+      });
+      await waitFor(async () => (await outboxRow(event?.id))?.publishedAt != null, {
+        what: "the re-sent row marked",
       });
     } finally {
       await relay.stop();

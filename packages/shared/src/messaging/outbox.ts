@@ -153,13 +153,17 @@ function buildOutboxInsert(
  * A duplicate input re-sends what it caused: its outputs become unpublished again and the relay
  * publishes them under a new Nats-Msg-Id (`<event id>:<resends>`), so JetStream's de-dup window
  * cannot swallow a re-send meant to heal a lost hop; the next inbox de-dups by event id.
+ * A leased row counts as published: a relay may have sent it and not yet marked it (its mark
+ * waits, see relay.ts), and the mark then leaves the re-sent row alone. Every re-send of the
+ * outbox (the re-driver, a re-created stream, orders' confirmation) picks rows the same way.
  */
 export async function resendOutputsOf(sql: TxSql | Sql, causationIds: string[]) {
   if (causationIds.length === 0) return 0;
   const rows = await sql`
     with resent as (
       update outbox set published_at = null, locked_until = null, resends = resends + 1
-      where causation_id = any(${causationIds}::uuid[]) and published_at is not null
+      where causation_id = any(${causationIds}::uuid[])
+        and (published_at is not null or locked_until is not null)
       returning 1
     )
     select count(*)::int as n ${wakeRelayAfter(sql)} from resent`;

@@ -109,7 +109,7 @@ export function startOutboxRelay({
   const publishAll = async (rows: OutboxRow[]) => {
     const sentAt = new Date().toISOString();
     const results = await Promise.allSettled(rows.map(publish));
-    const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
+    const sent = rows.filter((_, i) => results[i]?.status === "fulfilled");
     const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
     await marker.add(sent, sentAt);
     if (failed.length > 0) {
@@ -223,19 +223,22 @@ export function startOutboxRelay({
  */
 function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; delayMs: number }) {
   const ids: string[] = [];
+  const resends: number[] = [];
   const sentAts: string[] = [];
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   let closed = false;
 
-  const markNow = async (batchIds: string[], batchAts: string[]) => {
+  const markNow = async (batchIds: string[], batchResends: number[], batchAts: string[]) => {
     try {
       // one statement, its own transaction: no BEGIN and COMMIT round trips around it
       await inDbSpan(
         "outbox.mark-published",
+        // a row re-sent meanwhile (`resends` moved on) stays unpublished: the re-send goes out
         () => sql`update outbox o set published_at = m.sent_at::timestamptz, locked_until = null, last_error = null
-                  from unnest(${batchIds}::uuid[], ${batchAts}::text[]) as m(id, sent_at)
-                  where o.id = m.id`,
+                  from unnest(${batchIds}::uuid[], ${batchResends}::int[], ${batchAts}::text[])
+                    as m(id, resends, sent_at)
+                  where o.id = m.id and o.resends = m.resends`,
       );
     } catch (err) {
       logger.warn(
@@ -246,6 +249,7 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
       );
       if (closed) return;
       ids.unshift(...batchIds);
+      resends.unshift(...batchResends);
       sentAts.unshift(...batchAts);
       schedule();
     }
@@ -256,8 +260,9 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
     timer = undefined;
     if (ids.length > 0) {
       const batchIds = ids.splice(0, MAX_MARK);
+      const batchResends = resends.splice(0, MAX_MARK);
       const batchAts = sentAts.splice(0, MAX_MARK);
-      inFlight = inFlight.then(() => markNow(batchIds, batchAts));
+      inFlight = inFlight.then(() => markNow(batchIds, batchResends, batchAts));
     }
     return inFlight;
   };
@@ -266,9 +271,10 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
   };
   return {
     /** Waits only without a delay, or when a whole statement's worth waits (marks falling behind). */
-    add(sent: string[], sentAt: string): Promise<void> {
-      for (const id of sent) {
-        ids.push(id);
+    add(sent: OutboxRow[], sentAt: string): Promise<void> {
+      for (const row of sent) {
+        ids.push(row.id);
+        resends.push(row.resends);
         sentAts.push(sentAt);
       }
       if (ids.length === 0) return Promise.resolve();

@@ -40,7 +40,7 @@ export function startStreamWatch({
       with resent as (
         update outbox set published_at = null, locked_until = null, resends = resends + 1
         where id > ${uuidv7Floor(Date.now() - replayWindowSeconds * 1000)}::uuid
-          and published_at is not null
+          and (published_at is not null or locked_until is not null)
           and subject like ${`${broker.namespace}.${context}.%`}
         returning 1
       )

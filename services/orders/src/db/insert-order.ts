@@ -133,7 +133,7 @@ export async function resendConfirmation(tx: TxSql, checkoutId: string, reservat
     resent as (
       update outbox set published_at = null, locked_until = null, resends = resends + 1
       where correlation_id = ${checkoutId} and type = 'orders.confirmed'
-        and published_at is not null
+        and (published_at is not null or locked_until is not null)
         and exists (select 1 from existing where reservation_id = ${reservationId})
       returning 1
     )
