@@ -25,7 +25,7 @@ const notifierConfigSchema = baseConfigSchema("notifier", 8084)
     NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
     /**
      * How long an event that queues an email may wait for others to share its transaction (0:
-     * none). Emails are on no checkout's path; one-time codes (SMS) never wait.
+     * none). Emails are on no checkout's path; one-time codes (SMS) keep `CONSUMER_LINGER_MS`.
      */
     NOTIFY_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(200),
   })
