@@ -36,6 +36,11 @@ function recordingClient() {
   return { sql, statements };
 }
 
+/** How many of `ids` are marked published. */
+const markedOf = async (ids: string[]) =>
+  (await fx.sql`select 1 from outbox where id = any(${ids}::uuid[]) and published_at is not null`)
+    .length;
+
 const streamMessages = async () =>
   (await fx.broker.jsm.streams.info(streamName(fx.namespace, "checkout"))).state.messages;
 
@@ -155,13 +160,9 @@ describe("outbox relay", () => {
     ).map((e) => e.id);
     const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000 });
     try {
-      await waitFor(
-        async () =>
-          (
-            await fx.sql`select 1 from outbox where id = any(${ids}::uuid[]) and published_at is not null`
-          ).length === 3,
-        { what: "the batch marked published" },
-      );
+      await waitFor(async () => (await markedOf(ids)) === 3, {
+        what: "the batch marked published",
+      });
     } finally {
       await relay.stop();
       await sql.end({ timeout: 1 });
@@ -263,9 +264,33 @@ describe("outbox relay: the fast lane for this process's commits", () => {
     }
   });
 
+  const lastMsgId = async () =>
+    (
+      await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
+        last_by_subj: `${fx.namespace}.checkout.requested`,
+      })
+    )?.header.get("Nats-Msg-Id");
+
+  /** A relay on a client of its own: that client's `inTransaction` commits reach it by the lane. */
+  const laneRelay = (options: Partial<Parameters<typeof startOutboxRelay>[0]>) => {
+    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
+    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000, ...options });
+    const close = async () => {
+      await relay.stop();
+      await sql.end({ timeout: 1 });
+    };
+    return { sql, relay, close };
+  };
+
   it("marks the rows of several publishes in one statement, each with the time it was sent", async () => {
     const { sql, statements } = recordingClient();
-    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000, markDelayMs: 500 });
+    // no mark before the stop: every publish below waits for the same one
+    const relay = startOutboxRelay({
+      ...fx.consumerDeps,
+      sql,
+      pollMs: 60_000,
+      markDelayMs: 60_000,
+    });
     try {
       await waitFor(async () => statements.includes("with"), { what: "the relay's first claim" });
       await waitFor(async () => statements.at(-1) !== "with", { what: "the first claim answered" });
@@ -280,25 +305,16 @@ describe("outbox relay: the fast lane for this process's commits", () => {
         );
         ids.push(event?.id ?? "");
         // each commit is published on its own before the next one is made
-        await waitFor(
-          async () =>
-            (
-              await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
-                last_by_subj: `${fx.namespace}.checkout.requested`,
-              })
-            )?.header.get("Nats-Msg-Id") === event?.id,
-          { intervalMs: 5, what: `publish ${i}` },
-        );
+        await waitFor(async () => (await lastMsgId()) === event?.id, {
+          intervalMs: 5,
+          what: `publish ${i}`,
+        });
         sent.push(Date.now());
       }
-      const rows = await waitFor(
-        async () => {
-          const found = await fx.sql<{ id: string; publishedAt: string | null }[]>`
-            select id, published_at as "publishedAt" from outbox where id = any(${ids}::uuid[])`;
-          return found.every((r) => r.publishedAt !== null) && found;
-        },
-        { what: "the three rows marked published" },
-      );
+      await relay.stop();
+      const rows = await fx.sql<{ id: string; publishedAt: string | null }[]>`
+        select id, published_at as "publishedAt" from outbox where id = any(${ids}::uuid[])`;
+      expect(rows.filter((r) => r.publishedAt !== null)).toHaveLength(3);
       const since = statements.slice(before).filter((verb) => verb !== "select");
       expect(since.filter((verb) => verb === "update")).toHaveLength(1);
       // the mark recorded when each was sent, not when it was marked
@@ -315,15 +331,10 @@ describe("outbox relay: the fast lane for this process's commits", () => {
     }
   });
 
-  it("publishes a row again when it is re-sent while its mark waits", async () => {
-    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
-    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 100, markDelayMs: 500 });
-    const lastMsgId = async () =>
-      (
-        await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
-          last_by_subj: `${fx.namespace}.checkout.requested`,
-        })
-      )?.header.get("Nats-Msg-Id");
+  it("leaves a row re-sent while its mark waits unpublished, so the re-send goes out", async () => {
+    const { sql, relay, close } = laneRelay({ markDelayMs: 60_000 });
+    const resender = await fx.sql.reserve();
+    let other: ReturnType<typeof startOutboxRelay> | undefined;
     try {
       const cause = uuidv7();
       const [event] = await inTransaction(sql, "test.append", (tx) =>
@@ -336,13 +347,24 @@ describe("outbox relay: the fast lane for this process's commits", () => {
           },
         ]),
       );
-      await waitFor(async () => (await lastMsgId()) === event?.id, {
-        intervalMs: 5,
-        what: "the publish",
-      });
-      // a duplicate of its cause arrives before the mark: the row is still only leased
-      expect((await outboxRow(event?.id))?.publishedAt).toBeNull();
-      expect(await resendOutputsOf(fx.sql, [cause])).toBe(1);
+      await waitFor(async () => (await lastMsgId()) === event?.id, { what: "the publish" });
+      // a duplicate of its cause arrives while the mark waits: the row is only leased
+      await resender`begin`;
+      expect(await resendOutputsOf(resender as unknown as typeof fx.sql, [cause])).toBe(1);
+      // the stopping relay's mark meets the re-send's uncommitted row and waits for it
+      const stopping = relay.stop();
+      await waitFor(
+        async () =>
+          (
+            await fx.sql`select 1 from pg_stat_activity
+                         where wait_event_type = 'Lock' and query like 'update outbox o set published_at%'`
+          ).length > 0,
+        { what: "the mark waiting on the re-sent row" },
+      );
+      await resender`commit`;
+      await stopping;
+      expect(await outboxRow(event?.id)).toMatchObject({ publishedAt: null, lockedUntil: null });
+      other = startOutboxRelay({ ...fx.consumerDeps });
       await waitFor(async () => (await lastMsgId()) === `${event?.id}:1`, {
         what: "the re-send under a fresh Nats-Msg-Id",
       });
@@ -350,37 +372,51 @@ describe("outbox relay: the fast lane for this process's commits", () => {
         what: "the re-sent row marked",
       });
     } finally {
-      await relay.stop();
-      await sql.end({ timeout: 1 });
+      resender.release();
+      await close();
+      await other?.stop();
+    }
+  });
+
+  it("marks more than one statement takes without waiting for another publish", async () => {
+    const { sql, close } = laneRelay({ batchSize: 1_500, markDelayMs: 100 });
+    try {
+      const events = await inTransaction(sql, "test.append", (tx) =>
+        appendToOutbox(
+          tx,
+          fx.namespace,
+          Array.from({ length: 1_200 }, (_, i) => ({
+            type: "checkout.requested" as const,
+            data: requestedData(),
+            correlationId: `marks-many-${i}`,
+          })),
+        ),
+      );
+      const ids = events.map((e) => e.id);
+      // 1,000 in the first statement; the other 200 well before their 30 s lease runs out
+      await waitFor(async () => (await markedOf(ids)) === 1_200, { what: "all 1,200 rows marked" });
+    } finally {
+      await close();
     }
   });
 
   it("marks what it published before it stops, without waiting out the delay", async () => {
-    const sql = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
-    const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000, markDelayMs: 500 });
+    const { sql, relay, close } = laneRelay({ markDelayMs: 60_000 });
     try {
       const [event] = await inTransaction(sql, "test.append", (tx) =>
         appendToOutbox(tx, fx.namespace, [
           { type: "checkout.requested", data: requestedData(), correlationId: "marks-stop" },
         ]),
       );
-      await waitFor(
-        async () =>
-          (
-            await fx.broker.jsm.streams.getMessage(streamName(fx.namespace, "checkout"), {
-              last_by_subj: `${fx.namespace}.checkout.requested`,
-            })
-          )?.header.get("Nats-Msg-Id") === event?.id,
-        { intervalMs: 5, what: "the publish" },
-      );
+      await waitFor(async () => (await lastMsgId()) === event?.id, { what: "the publish" });
+      expect((await outboxRow(event?.id))?.publishedAt).toBeNull();
       const stopping = Date.now();
       await relay.stop();
-      expect(Date.now() - stopping).toBeLessThan(500);
+      expect(Date.now() - stopping).toBeLessThan(10_000);
       expect(await outboxRow(event?.id)).toMatchObject({ lockedUntil: null, attempts: 1 });
       expect((await outboxRow(event?.id))?.publishedAt).not.toBeNull();
     } finally {
-      await relay.stop();
-      await sql.end({ timeout: 1 });
+      await close();
     }
   });
 

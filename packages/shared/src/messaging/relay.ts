@@ -217,7 +217,7 @@ export function startOutboxRelay({
 /**
  * Marks published rows in one statement per `delayMs` (or per `MAX_MARK` ids) instead of one per
  * publish, each row with the time it was sent. One mark is in flight at a time; a failed one is
- * tried again with the next. Until its mark lands a row is still leased to this relay, so no
+ * tried again, backing off up to 5 s. Until its mark lands a row is still leased to this relay, so no
  * claim publishes it again; should the process die first, the lease runs out and the row is
  * published again under the same Nats-Msg-Id (as when it died between publish and mark).
  */
@@ -228,6 +228,7 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   let closed = false;
+  let failures = 0;
 
   const markNow = async (batchIds: string[], batchResends: number[], batchAts: string[]) => {
     try {
@@ -240,6 +241,7 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
                     as m(id, resends, sent_at)
                   where o.id = m.id and o.resends = m.resends`,
       );
+      failures = 0;
     } catch (err) {
       logger.warn(
         { err, rows: batchIds.length },
@@ -251,7 +253,8 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
       ids.unshift(...batchIds);
       resends.unshift(...batchResends);
       sentAts.unshift(...batchAts);
-      schedule();
+      failures += 1;
+      schedule(Math.min(5000, 100 * 2 ** failures)); // a failing database is not hammered
     }
   };
   /** Queues one mark of what waits (up to MAX_MARK ids) behind the one in flight. */
@@ -263,11 +266,12 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
       const batchResends = resends.splice(0, MAX_MARK);
       const batchAts = sentAts.splice(0, MAX_MARK);
       inFlight = inFlight.then(() => markNow(batchIds, batchResends, batchAts));
+      if (ids.length > 0) schedule(); // what one statement could not take
     }
     return inFlight;
   };
-  const schedule = () => {
-    timer ??= setTimeout(flush, delayMs);
+  const schedule = (ms = delayMs) => {
+    timer ??= setTimeout(flush, ms);
   };
   return {
     /** Waits only without a delay, or when a whole statement's worth waits (marks falling behind). */
