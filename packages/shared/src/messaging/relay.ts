@@ -217,56 +217,50 @@ export function startOutboxRelay({
 /**
  * Marks published rows in one statement per `delayMs` (or per `MAX_MARK` ids) instead of one per
  * publish, each row with the time it was sent. One mark is in flight at a time; a failed one is
- * tried again, backing off up to 5 s. Until its mark lands a row is still leased to this relay, so no
- * claim publishes it again; should the process die first, the lease runs out and the row is
+ * tried again, backing off up to 5 s. Until its mark lands a row is still leased to this relay,
+ * so no claim publishes it again; should the process die first, the lease runs out and the row is
  * published again under the same Nats-Msg-Id (as when it died between publish and mark).
  */
 function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; delayMs: number }) {
-  const ids: string[] = [];
-  const resends: number[] = [];
-  const sentAts: string[] = [];
+  /** Each row as it was sent: a re-send moves `resends` on, and the mark then leaves it alone. */
+  const waiting: { id: string; resends: number; sentAt: string }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   let closed = false;
   let failures = 0;
 
-  const markNow = async (batchIds: string[], batchResends: number[], batchAts: string[]) => {
+  const markNow = async (batch: typeof waiting) => {
     try {
       // one statement, its own transaction: no BEGIN and COMMIT round trips around it
       await inDbSpan(
         "outbox.mark-published",
-        // a row re-sent meanwhile (`resends` moved on) stays unpublished: the re-send goes out
         () => sql`update outbox o set published_at = m.sent_at::timestamptz, locked_until = null, last_error = null
-                  from unnest(${batchIds}::uuid[], ${batchResends}::int[], ${batchAts}::text[])
-                    as m(id, resends, sent_at)
+                  from unnest(${batch.map((r) => r.id)}::uuid[], ${batch.map((r) => r.resends)}::int[],
+                              ${batch.map((r) => r.sentAt)}::text[]) as m(id, resends, sent_at)
                   where o.id = m.id and o.resends = m.resends`,
       );
       failures = 0;
     } catch (err) {
       logger.warn(
-        { err, rows: batchIds.length },
+        { err, rows: batch.length },
         closed
           ? "could not mark outbox rows published; they are published again after their lease"
           : "marking outbox rows published failed; retrying",
       );
       if (closed) return;
-      ids.unshift(...batchIds);
-      resends.unshift(...batchResends);
-      sentAts.unshift(...batchAts);
+      waiting.unshift(...batch);
       failures += 1;
       schedule(Math.min(5000, 100 * 2 ** failures)); // a failing database is not hammered
     }
   };
-  /** Queues one mark of what waits (up to MAX_MARK ids) behind the one in flight. */
+  /** Queues one mark of what waits (up to MAX_MARK rows) behind the one in flight. */
   const flush = () => {
     clearTimeout(timer);
     timer = undefined;
-    if (ids.length > 0) {
-      const batchIds = ids.splice(0, MAX_MARK);
-      const batchResends = resends.splice(0, MAX_MARK);
-      const batchAts = sentAts.splice(0, MAX_MARK);
-      inFlight = inFlight.then(() => markNow(batchIds, batchResends, batchAts));
-      if (ids.length > 0) schedule(); // what one statement could not take
+    if (waiting.length > 0) {
+      const batch = waiting.splice(0, MAX_MARK);
+      inFlight = inFlight.then(() => markNow(batch));
+      if (waiting.length > 0) schedule(); // what one statement could not take
     }
     return inFlight;
   };
@@ -276,20 +270,16 @@ function createMarker({ sql, logger, delayMs }: { sql: Sql; logger: Logger; dela
   return {
     /** Waits only without a delay, or when a whole statement's worth waits (marks falling behind). */
     add(sent: OutboxRow[], sentAt: string): Promise<void> {
-      for (const row of sent) {
-        ids.push(row.id);
-        resends.push(row.resends);
-        sentAts.push(sentAt);
-      }
-      if (ids.length === 0) return Promise.resolve();
-      if (delayMs === 0 || ids.length >= MAX_MARK) return flush();
+      for (const { id, resends } of sent) waiting.push({ id, resends, sentAt });
+      if (waiting.length === 0) return Promise.resolve();
+      if (delayMs === 0 || waiting.length >= MAX_MARK) return flush();
       schedule();
       return Promise.resolve();
     },
     /** A stopping relay: marks what was added, each statement tried once. */
     async close() {
       closed = true;
-      while (ids.length > 0) flush();
+      while (waiting.length > 0) flush();
       await inFlight;
       clearTimeout(timer);
     },
