@@ -467,28 +467,29 @@ export function startConsumer<T extends EventType>(
           ended = true;
           notify?.();
         })();
+        /** Until a message arrives or the subscription ends and `ready()` holds, or `ms` pass. */
+        const arrivals = (ready: () => boolean, ms?: number) =>
+          new Promise<void>((resolve) => {
+            const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+            notify = () => {
+              if (!ready()) return;
+              clearTimeout(timer);
+              resolve();
+            };
+          }).finally(() => {
+            notify = undefined;
+          });
         try {
           while (!ended || queue.length > 0) {
             if (queue.length === 0) {
-              await new Promise<void>((resolve) => {
-                notify = resolve;
-              });
-              notify = undefined;
+              await arrivals(() => true);
               continue;
             }
             const first = queue[0] as JsMsg;
             const lingered = (held.get(first) ?? Date.now()) + lingerMs - Date.now();
             if (lingered > 0 && queue.length < batchSize && !ended) {
               // until the batch is full, the subscription ends or the first has waited enough
-              await new Promise<void>((resolve) => {
-                const timer = setTimeout(resolve, lingered);
-                notify = () => {
-                  if (queue.length < batchSize && !ended) return;
-                  clearTimeout(timer);
-                  resolve();
-                };
-              });
-              notify = undefined;
+              await arrivals(() => queue.length >= batchSize || ended, lingered);
             }
             await processBatch(queue.splice(0, batchSize));
           }
