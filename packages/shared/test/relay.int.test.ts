@@ -36,6 +36,14 @@ function recordingClient() {
   return { sql, statements };
 }
 
+/** Three `checkout.requested` events, correlated `<prefix>-1` to `<prefix>-3`. */
+const threeRequests = (prefix: string) =>
+  [1, 2, 3].map((i) => ({
+    type: "checkout.requested" as const,
+    data: requestedData(),
+    correlationId: `${prefix}-${i}`,
+  }));
+
 /** How many of `ids` are marked published. */
 const markedOf = async (ids: string[]) =>
   (await fx.sql`select 1 from outbox where id = any(${ids}::uuid[]) and published_at is not null`)
@@ -146,17 +154,7 @@ describe("outbox relay", () => {
   it("publishes a batch with two statements and no transaction around them: the claim and the mark", async () => {
     const { sql, statements } = recordingClient();
     const ids = (
-      await fx.sql.begin((tx) =>
-        appendToOutbox(
-          tx,
-          fx.namespace,
-          [1, 2, 3].map((i) => ({
-            type: "checkout.requested" as const,
-            data: requestedData(),
-            correlationId: `batch-${i}`,
-          })),
-        ),
-      )
+      await fx.sql.begin((tx) => appendToOutbox(tx, fx.namespace, threeRequests("batch")))
     ).map((e) => e.id);
     const relay = startOutboxRelay({ ...fx.consumerDeps, sql, pollMs: 60_000 });
     try {
@@ -397,6 +395,40 @@ describe("outbox relay: the fast lane for this process's commits", () => {
       await waitFor(async () => (await markedOf(ids)) === 1_200, { what: "all 1,200 rows marked" });
     } finally {
       await close();
+    }
+  });
+
+  it("marks its rows once a mark that failed once is tried again, publishing nothing twice", async () => {
+    // a transient fault in the first mark only: sequences ignore the rollback the raise causes
+    await fx.sql.unsafe(`
+      create sequence mark_faults;
+      create function fail_first_mark() returns trigger language plpgsql as $$
+      begin
+        if nextval('mark_faults') = 1 then raise exception 'injected mark fault'; end if;
+        return new;
+      end $$;
+      create trigger fail_first_mark before update of published_at on outbox
+        for each row when (old.published_at is null and new.published_at is not null)
+        execute function fail_first_mark();`);
+    const { sql, close } = laneRelay({ markDelayMs: 50 });
+    try {
+      const before = await streamMessages();
+      const events = await inTransaction(sql, "test.append", (tx) =>
+        appendToOutbox(tx, fx.namespace, threeRequests("marks-fault")),
+      );
+      const ids = events.map((e) => e.id);
+      await waitFor(async () => (await markedOf(ids)) === 3, { what: "the three rows marked" });
+      const [fault] = await fx.sql`select last_value from mark_faults`;
+      expect(Number(fault?.last_value)).toBeGreaterThanOrEqual(2); // it failed, then went through
+      expect(await streamMessages()).toBe(before + 3);
+      const rows = await fx.sql`select attempts from outbox where id = any(${ids}::uuid[])`;
+      expect(rows.map((r) => r.attempts)).toEqual([1, 1, 1]);
+    } finally {
+      await close();
+      await fx.sql.unsafe(`
+        drop trigger fail_first_mark on outbox;
+        drop function fail_first_mark();
+        drop sequence mark_faults;`);
     }
   });
 
