@@ -470,14 +470,15 @@ export function startConsumer<T extends EventType>(
         /** Until a message arrives or the subscription ends and `ready()` holds, or `ms` pass. */
         const arrivals = (ready: () => boolean, ms?: number) =>
           new Promise<void>((resolve) => {
-            const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
-            notify = () => {
-              if (!ready()) return;
+            const done = () => {
               clearTimeout(timer);
+              notify = undefined;
               resolve();
             };
-          }).finally(() => {
-            notify = undefined;
+            const timer = ms === undefined ? undefined : setTimeout(done, ms);
+            notify = () => {
+              if (ready()) done();
+            };
           });
         try {
           while (!ended || queue.length > 0) {
