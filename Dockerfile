@@ -9,7 +9,7 @@
 # build steps in a temporary folder and starts every service from what they produce, with the
 # environment the prod overlay gives its container (scripts/image/check.ts).
 
-FROM node:20.20.2-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 # pnpm as package.json's packageManager names it (corepack cannot fetch it everywhere)
 RUN npm install --global pnpm@10.34.9
 WORKDIR /build/workspace
@@ -31,7 +31,7 @@ RUN test -n "$SERVICE" || { echo "set --build-arg SERVICE=<checkout|inventory|or
   && pnpm deploy --filter "@codflow/$SERVICE" --prod \
     --config.inject-workspace-packages=true --config.node-linker=hoisted ../runtime
 
-FROM node:20.20.2-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 # owned by root, so the service cannot change its own code

@@ -178,7 +178,7 @@ export async function startBenchStack({
             args: ["--import", ALLOC_PROFILE_PRELOAD],
             env: { CODFLOW_ALLOC_PROFILE: join(profile.dir, `${fileName}.heapprofile`) },
           };
-    const child = spawn(process.execPath, [...profiling.args, ...args], {
+    const child = spawn(images?.node ?? process.execPath, [...profiling.args, ...args], {
       cwd,
       env: { ...own, ...runAs, ...profiling.env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -9,8 +9,10 @@
  *   service (Docker's layer cache shares the first ones between the images the same way).
  * - Each service's runtime folder lands where its image has it (`<image root>/app`); nothing
  *   above it holds a node_modules, and nothing in it links outside it.
- * - A container runs `node` from this machine (the Node version the image's base names, checked)
- *   as the image's user, in its working directory, with exactly the environment it is given.
+ * - The build steps and the containers run the Node version the image's base names, exactly:
+ *   this machine's when it is that one, else that release fetched from the npm registry
+ *   (node-runtime.ts). A container runs as the image's user, in its working directory, with
+ *   exactly the environment it is given.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
@@ -29,16 +31,19 @@ import {
   rmSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { REPO_ROOT } from "../lib/services.ts";
 import { BUILT_SERVICES, type BuiltService, installedVersion, NPM_IMPORTS_FILE } from "./build.ts";
 import { copyBuildContext } from "./build-context.ts";
 import { type ImageRecipe, readImageRecipe } from "./dockerfile.ts";
+import { nodeBinary, nodeVersionOfImage } from "./node-runtime.ts";
 
 /** The folder the check builds in; `imageRoot(service)` stands for that image's `/`. */
 export interface BuiltImages {
   recipe: ImageRecipe;
+  /** The `node` binary of the version the image's base names (see node-runtime.ts). */
+  node: string;
   root: string;
   imageRoot(service: BuiltService): string;
   /** The runtime folder: the image's WORKDIR. */
@@ -60,14 +65,15 @@ const NOT_IN_BUILD_STAGE = new Set(["NODE_PATH", "NODE_OPTIONS", "NODE_ENV"]);
  * The environment of a build step: this machine's (pnpm and its store come from it) without
  * what the build stage would not have — NODE_PATH, NODE_OPTIONS, NODE_ENV (vitest sets "test")
  * and the `npm_*` variables of the `pnpm` run that started the check, which name the
- * repository's package.json.
+ * repository's package.json — with the image's `node` first on the PATH (pnpm runs on it).
  */
-function buildEnv(args: Record<string, string>): NodeJS.ProcessEnv {
+function buildEnv(node: string, args: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (NOT_IN_BUILD_STAGE.has(key) || key.toLowerCase().startsWith("npm_")) continue;
     env[key] = value;
   }
+  env.PATH = [dirname(node), env.PATH].filter(Boolean).join(delimiter);
   return { ...env, ...args };
 }
 
@@ -88,18 +94,15 @@ async function runStep(command: string, cwd: string, env: NodeJS.ProcessEnv, log
   }
 }
 
-/** The major version of Node in `node:20.20.2-bookworm-slim`, or undefined for another base. */
-function baseNodeMajor(baseImage: string): number | undefined {
-  const match = /^(?:docker\.io\/library\/)?node:(\d+)[.-]/.exec(baseImage);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** The check builds and runs with this machine's pnpm and Node: their major versions must match. */
-function checkToolVersions(recipe: ImageRecipe) {
-  const imageNode = baseNodeMajor(recipe.runtime.baseImage);
-  if (imageNode !== Number(process.versions.node.split(".")[0])) {
+/**
+ * The check builds with this machine's pnpm (its major version must be the image's) and runs the
+ * exact Node version the image's base names: returns that `node`.
+ */
+function checkToolVersions(recipe: ImageRecipe): string {
+  const version = nodeVersionOfImage(recipe.runtime.baseImage);
+  if (!version) {
     throw new Error(
-      `the image runs ${recipe.runtime.baseImage}, this check runs Node ${process.versions.node}`,
+      `the image runs ${recipe.runtime.baseImage}: the check needs a node:<major.minor.patch> base`,
     );
   }
   const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
@@ -110,6 +113,7 @@ function checkToolVersions(recipe: ImageRecipe) {
       `the image builds with pnpm ${imagePnpm ?? "?"}, this machine has pnpm ${localPnpm}`,
     );
   }
+  return nodeBinary(version);
 }
 
 /**
@@ -118,7 +122,7 @@ function checkToolVersions(recipe: ImageRecipe) {
  */
 export async function buildImages(): Promise<BuiltImages> {
   const recipe = readImageRecipe();
-  checkToolVersions(recipe);
+  const node = checkToolVersions(recipe);
   const root = realpathSync(mkdtempSync(join(tmpdir(), "codflow-image-")));
   if (isInside(REPO_ROOT, root)) throw new Error(`${root} is inside the repository`);
   // the image's user (not root) must be able to reach its runtime folder
@@ -130,6 +134,7 @@ export async function buildImages(): Promise<BuiltImages> {
   const imageRoot = (service: BuiltService) => join(root, "images", service);
   const images: BuiltImages = {
     recipe,
+    node,
     root,
     logDir,
     imageRoot,
@@ -147,7 +152,7 @@ export async function buildImages(): Promise<BuiltImages> {
     if (unknownArgs.length > 0)
       throw new Error(`build args the check cannot set: ${unknownArgs.join(", ")}`);
     for (const step of shared) {
-      await runStep(step.command, workspace, buildEnv({}), join(logDir, "build.log"));
+      await runStep(step.command, workspace, buildEnv(node, {}), join(logDir, "build.log"));
     }
     const runtimeFolder = inStage(recipe.runtimeSource);
     for (const service of BUILT_SERVICES) {
@@ -155,7 +160,7 @@ export async function buildImages(): Promise<BuiltImages> {
         await runStep(
           step.command,
           workspace,
-          buildEnv({ SERVICE: service }),
+          buildEnv(node, { SERVICE: service }),
           join(logDir, `build-${service}.log`),
         );
       }
@@ -261,7 +266,7 @@ export interface RunningContainer {
 }
 
 /**
- * Runs a container's command from `service`'s runtime folder: `node` is this machine's, an
+ * Runs a container's command from `service`'s runtime folder: `node` is the image's, an
  * absolute path is taken inside the image, the environment is exactly `env` (no NODE_PATH
  * allowed), and the user is the container's when this process may switch to it (root).
  */
@@ -279,7 +284,7 @@ export function startContainer(
   const out = openSync(logFile, "a");
   const asUser = process.getuid?.() === 0 ? { uid: user.uid, gid: user.gid } : {};
   const child = spawn(
-    process.execPath,
+    images.node,
     args.map((arg) => (isAbsolute(arg) ? inImage(arg) : arg)),
     { cwd, env, ...asUser, stdio: ["ignore", out, out] },
   );

@@ -22,7 +22,7 @@ function readVariant(from: string | RegExp, to: string) {
 describe("the repo's Dockerfile", () => {
   const recipe = readImageRecipe();
 
-  it("runs `node dist/main.js` in /app as the numeric non-root user 10001, on a pinned Node 20 base", () => {
+  it("runs `node dist/main.js` in /app as the numeric non-root user 10001, on a pinned Node 24 base", () => {
     expect(recipe.runtime).toMatchObject({
       workdir: "/app",
       uid: 10001,
@@ -31,7 +31,7 @@ describe("the repo's Dockerfile", () => {
       cmd: ["node", "dist/main.js"],
       env: { NODE_ENV: "production" },
     });
-    expect(recipe.runtime.baseImage).toMatch(/^node:20\.\d+\.\d+-\w+-slim$/);
+    expect(recipe.runtime.baseImage).toMatch(/^node:24\.\d+\.\d+-\w+-slim$/);
   });
 
   it("builds the workspace once, then deploys the chosen service's production dependencies alone", () => {

@@ -31,7 +31,7 @@ export interface ImageRecipe {
   /** The build-stage path the final stage copies into its WORKDIR. */
   runtimeSource: string;
   runtime: {
-    /** `node:20.20.2-bookworm-slim` */
+    /** `node:24.22.3-bookworm-slim` */
     baseImage: string;
     workdir: string;
     uid: number;
