@@ -306,6 +306,54 @@ describe("orders' consumers in set-based batches", () => {
     );
   });
 
+  it("leaves a reservation that came before its contacts for later, and commits the rest of its batch together", async () => {
+    const fx = batched;
+    const [lead, early, q, r] = [leading(), ...[1, 2, 3].map(checkoutEvents)] as [
+      Checkout,
+      Checkout,
+      Checkout,
+      Checkout,
+    ];
+    const batchesBefore = fx.batches[CREATE_ORDER]?.length ?? 0;
+    const retried = () =>
+      fx.counter("codflow_consumer_messages_total", { consumer: CREATE_ORDER, result: "retry" });
+    const retriesBefore = await retried();
+    for (const e of [lead, q, r].map((x) => x.requested)) await fx.send(e);
+    fx.start(CONTACTS);
+    await fx.settled(CONTACTS);
+    for (const e of [lead, early, q, r].map((x) => x.reserved)) await fx.send(e);
+
+    fx.start(CREATE_ORDER);
+    const orderOf = async (checkoutId: string) =>
+      (await fx.sql`select status from orders where checkout_id = ${checkoutId}`)[0];
+    for (const x of [q, r]) {
+      await waitFor(() => orderOf(x.reserved.data.checkoutId), { what: "the others' orders" });
+    }
+    await waitFor(async () => (await retried()) > retriesBefore, {
+      what: "the too-early reservation retried",
+    });
+    expect(
+      fx.batches[CREATE_ORDER]?.slice(batchesBefore).some((size) => size >= 3),
+      "the three tried as one batch",
+    ).toBe(true);
+    // one transaction: the inbox rows share its start time (one event at a time would not)
+    const claimedAt = await fx.sql<{ at: Date }[]>`
+      select distinct processed_at as at from inbox
+      where consumer = ${CREATE_ORDER} and event_id in ${fx.sql([q.reserved.id, r.reserved.id])}`;
+    expect(claimedAt).toHaveLength(1);
+    expect(await orderOf(early.reserved.data.checkoutId)).toBeUndefined();
+    expect(
+      await fx.sql`select 1 from inbox where consumer = ${CREATE_ORDER} and event_id = ${early.reserved.id}`,
+    ).toHaveLength(0);
+
+    await fx.send(early.requested);
+    await waitFor(() => orderOf(early.reserved.data.checkoutId), {
+      timeoutMs: 20_000,
+      what: "the early reservation's order, once its contacts came",
+    });
+    await fx.stopConsumers();
+  });
+
   it("loses none of a batch when one event in it fails: the others are applied, the early one retried, the refused one dead-lettered", async () => {
     const fx = batched;
     const [lead, early, q, r, refused] = [leading(), ...[1, 2, 3, 4].map(checkoutEvents)] as [

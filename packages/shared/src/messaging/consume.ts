@@ -14,7 +14,7 @@ import {
   SpanKind,
   tracer,
 } from "../telemetry.ts";
-import { isInfrastructureError, isTerminal, TerminalError } from "./errors.ts";
+import { isInfrastructureError, isTerminal, RetryableError, TerminalError } from "./errors.ts";
 import {
   type Broker,
   contextStream,
@@ -42,6 +42,13 @@ export interface BatchTx<T extends EventType> {
   sql: TxSql;
   /** Appends events caused by `source`, as `MessageTx.emit` would while handling it alone. */
   emitFor(source: EventOf<T>, events: NewEvent | NewEvent[]): void;
+  /**
+   * Leaves `source` out of the batch as `handle` would leave it by throwing a RetryableError
+   * (e.g. it came before what it needs): it must have had no effect here; its inbox row goes and
+   * it is retried with back-off, while the rest of the batch commits. Throwing instead rolls the
+   * whole batch back and runs every event alone, one transaction each.
+   */
+  retryLater(source: EventOf<T>, reason: string): void;
   /** Runs `fn` once the effects committed (metrics, wake-ups); never if they rolled back. */
   afterCommit(fn: () => void): void;
 }
@@ -379,6 +386,8 @@ export function startConsumer<T extends EventType>(
       spans.set(event.id, { span, ctx: trace.setSpan(parent, span) });
     }
     const afterCommit: (() => void)[] = [];
+    /** The events the handler left for later, with why (BatchTx.retryLater). */
+    const deferred = new Map<string, string>();
     try {
       const fresh = await inTransaction(sql, `consume batch ${spec.name}`, async (tx) => {
         const ids = [...new Set(items.map((i) => i.event.id))];
@@ -399,9 +408,14 @@ export function startConsumer<T extends EventType>(
         );
         const events = [...firstOf.values()].map((i) => i.event);
         const outputs: OutboxEntry[] = [];
+        const emitters = new Set<string>();
         const batchTx: BatchTx<T> = {
           sql: tx,
+          retryLater: (source, reason) => {
+            deferred.set(source.id, reason);
+          },
           emitFor: (source, emitted) => {
+            emitters.add(source.id);
             const traceHeaders = injectTraceContext(spans.get(source.id)?.ctx);
             for (const event of Array.isArray(emitted) ? emitted : [emitted]) {
               outputs.push({
@@ -424,14 +438,22 @@ export function startConsumer<T extends EventType>(
         } else if (events.length > 1) {
           await handleBatch(events, batchTx);
         }
+        if (deferred.size > 0) {
+          const left = [...deferred.keys()];
+          if (left.some((id) => emitters.has(id))) {
+            throw new Error(`${spec.name}: an event left for later emitted outputs`);
+          }
+          await tx`delete from inbox where consumer = ${spec.name} and event_id = any(${left}::uuid[])`;
+        }
         await appendToOutbox(tx, broker.namespace, outputs);
         return new Set(firstOf.values());
       });
       for (const fn of afterCommit) fn();
-      return items.map(
-        (item): Outcome =>
-          fresh.has(item) ? { kind: "ok", afterCommit: [] } : { kind: "duplicate" },
-      );
+      return items.map((item): Outcome => {
+        const reason = deferred.get(item.event.id);
+        if (reason !== undefined) return { kind: "error", error: new RetryableError(reason) };
+        return fresh.has(item) ? { kind: "ok", afterCommit: [] } : { kind: "duplicate" };
+      });
     } catch (err) {
       for (const { span } of spans.values()) {
         span.recordException(err as Error);
