@@ -14,7 +14,7 @@ import {
   SpanKind,
   tracer,
 } from "../telemetry.ts";
-import { isInfrastructureError, isTerminal, RetryableError, TerminalError } from "./errors.ts";
+import { isInfrastructureError, isTerminal, TerminalError, TooEarlyError } from "./errors.ts";
 import {
   type Broker,
   contextStream,
@@ -43,9 +43,9 @@ export interface BatchTx<T extends EventType> {
   /** Appends events caused by `source`, as `MessageTx.emit` would while handling it alone. */
   emitFor(source: EventOf<T>, events: NewEvent | NewEvent[]): void;
   /**
-   * Leaves `source` out of the batch as `handle` would leave it by throwing a RetryableError
-   * (e.g. it came before what it needs): it must have had no effect here; its inbox row goes and
-   * it is retried with back-off, while the rest of the batch commits. Throwing instead rolls the
+   * Leaves `source`, which came before what it needs, out of the batch as `handle` would by
+   * throwing a TooEarlyError: it must have had no effect here; its inbox row goes and it is
+   * retried with back-off, while the rest of the batch commits. Throwing instead rolls the
    * whole batch back and runs every event alone, one transaction each.
    */
   retryLater(source: EventOf<T>, reason: string): void;
@@ -310,7 +310,8 @@ export function startConsumer<T extends EventType>(
     item.msg.nak(delay);
     release(item.msg);
     metrics.consumerResults.inc({ ...labels, result: "retry" });
-    log.warn(
+    const level = outcome.error instanceof TooEarlyError ? "info" : "warn";
+    log[level](
       { eventId: item.event.id, reason: redactPii(reason), delayMs: delay },
       "message will be retried",
     );
@@ -344,7 +345,15 @@ export function startConsumer<T extends EventType>(
           for (const item of decoded) results.push(await processing(item, () => apply(tx, item)));
           return results;
         })
-    ).catch(() => undefined);
+    ).catch((err: unknown) => {
+      // each message then gets a transaction of its own: visible, since a batch that keeps
+      // failing this way costs a whole batch of transactions each time
+      log.info(
+        { messages: decoded.length, reason: redactPii(String((err as Error)?.message ?? err)) },
+        "batch rolled back; handling its messages one by one",
+      );
+      return undefined;
+    });
     if (!outcomes) return processOneByOne(decoded);
     // a batch's acks go out in one socket write: nats.js flushes once per microtask turn, so
     // they are sent without an await between them; failures are settled after, one by one
@@ -451,7 +460,7 @@ export function startConsumer<T extends EventType>(
       for (const fn of afterCommit) fn();
       return items.map((item): Outcome => {
         const reason = deferred.get(item.event.id);
-        if (reason !== undefined) return { kind: "error", error: new RetryableError(reason) };
+        if (reason !== undefined) return { kind: "error", error: new TooEarlyError(reason) };
         return fresh.has(item) ? { kind: "ok", afterCommit: [] } : { kind: "duplicate" };
       });
     } catch (err) {

@@ -3,6 +3,14 @@ export class RetryableError extends Error {
   override name = "RetryableError";
 }
 
+/**
+ * An event that came before what it needs (the order of two streams is never assumed): retried
+ * like any RetryableError, but logged at info, since a healthy system under load meets it often.
+ */
+export class TooEarlyError extends RetryableError {
+  override name = "TooEarlyError";
+}
+
 /** A failure that will never pass (bad schema, unknown version, broken invariant): dead-letter. */
 export class TerminalError extends Error {
   override name = "TerminalError";

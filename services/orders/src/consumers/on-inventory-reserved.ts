@@ -6,6 +6,7 @@ import {
   type NewEvent,
   RetryableError,
   TerminalError,
+  TooEarlyError,
   type TxSql,
 } from "@codflow/shared";
 import { v7 as uuidv7 } from "uuid";
@@ -49,7 +50,7 @@ export function onInventoryReserved({
     async handle(event, tx) {
       const outputs = await createOrders([event], tx.sql, logger);
       const [early] = outputs.early;
-      if (early) throw new RetryableError(early.reason);
+      if (early) throw new TooEarlyError(early.reason);
       if (outputs.created > 0) tx.afterCommit(() => metrics?.ordersCreated.inc(outputs.created));
       for (const { events } of outputs.emitted) await tx.emit(events);
     },
