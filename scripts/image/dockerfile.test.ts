@@ -22,14 +22,14 @@ function readVariant(from: string | RegExp, to: string) {
 describe("the repo's Dockerfile", () => {
   const recipe = readImageRecipe();
 
-  it("runs `node dist/main.js` in /app as the numeric non-root user 10001, on a pinned Node 24 base", () => {
+  it("runs `node dist/main.js` in /app as the numeric non-root user 10001, on a pinned Node 24 base with Node 20's young generation", () => {
     expect(recipe.runtime).toMatchObject({
       workdir: "/app",
       uid: 10001,
       gid: 10001,
       entrypoint: [],
       cmd: ["node", "dist/main.js"],
-      env: { NODE_ENV: "production" },
+      env: { NODE_ENV: "production", NODE_OPTIONS: "--max-semi-space-size=16" },
     });
     expect(recipe.runtime.baseImage).toMatch(/^node:24\.\d+\.\d+-\w+-slim$/);
   });
