@@ -3,6 +3,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type ConsumerSpec,
+  EARLY_RETRY_DELAYS_MS,
   RetryableError,
   type RunningConsumer,
   startConsumer,
@@ -10,6 +11,7 @@ import {
   streamName,
   subjectFor,
   TerminalError,
+  TooEarlyError,
 } from "../src/index.ts";
 import {
   captureSpans,
@@ -240,6 +242,33 @@ describe("idempotent consumer", () => {
     expect(reasons.join("\n")).toMatch(/unknown version 99/);
     expect(reasons.join("\n")).toMatch(/invalid checkout.requested data/);
     expect(reasons.join("\n")).toMatch(/handler bug/);
+  });
+
+  it("retries an event that came too early within milliseconds, without counting those retries toward maxDeliver", async () => {
+    const name = "test.early";
+    const early = envelope();
+    let deliveries = 0;
+    running.push(
+      startConsumer(
+        fx.consumerDeps,
+        recordingSpec(name, (id, attempt) => {
+          if (id !== early.id) return undefined;
+          deliveries = attempt;
+          return attempt <= EARLY_RETRY_DELAYS_MS.length
+            ? new TooEarlyError("what it needs is not here yet")
+            : undefined;
+        }),
+        // a plain retryable failure would be dead-lettered at once, or wait a minute
+        { baseBackoffMs: 60_000, maxDeliver: 1 },
+      ),
+    );
+    await publish(early);
+    await waitFor(async () => (await count("effects", name)) === 1, {
+      what: "the early event applied once what it needed came",
+    });
+    expect(deliveries).toBe(EARLY_RETRY_DELAYS_MS.length + 1);
+    const dlq = streamName(fx.namespace, "deadletter");
+    expect((await fx.broker.jsm.streams.info(dlq)).state.messages).toBe(0);
   });
 
   it("stops the subscription whose batch failed, so no message waits in it while the next one serves", async () => {

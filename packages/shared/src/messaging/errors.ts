@@ -5,7 +5,8 @@ export class RetryableError extends Error {
 
 /**
  * An event that came before what it needs (the order of two streams is never assumed): retried
- * like any RetryableError, but logged at info, since a healthy system under load meets it often.
+ * like any RetryableError after a couple of quick retries (EARLY_RETRY_DELAYS_MS, not counted
+ * toward the delivery bound), and logged at info, since a healthy system under load meets it often.
  */
 export class TooEarlyError extends RetryableError {
   override name = "TooEarlyError";
