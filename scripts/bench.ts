@@ -234,6 +234,15 @@ function summarise(
     serverLatencyMs: distribution(
       terminal.flatMap((o) => (o.serverMs === undefined ? [] : [o.serverMs])),
     ),
+    /**
+     * The same for the checkouts sent in the window's second half: the stack at speed, once the
+     * jump from the warm-up's rate has been taken in (connections, pools, batch sizes).
+     */
+    secondHalfServerLatencyMs: distribution(
+      terminal.flatMap((o) =>
+        o.serverMs === undefined || o.scheduledAt < startedAt + seconds * 500 ? [] : [o.serverMs],
+      ),
+    ),
     httpErrorsByStatus: tally(httpErrors.map((o) => String(o.httpStatus))),
     httpErrorsBySlug: tally(httpErrors.map((o) => o.slug ?? o.error ?? "(none)")),
     /** Checkouts the storefront had to send more than once (each failed attempt is an error). */
@@ -264,6 +273,7 @@ function printSummary(title: string, s: Summary) {
       `  outcomes                             ${s.confirmed} confirmed, ${s.failed} failed, ${s.stillProcessing} still processing`,
       row("latency, client (from schedule)", s.clientLatencyMs),
       row("latency, server (createdAt→updatedAt)", s.serverLatencyMs),
+      row("  the same, sent in its second half", s.secondHalfServerLatencyMs),
       `  HTTP errors by status                ${kv(s.httpErrorsByStatus)}`,
       `  HTTP errors by problem               ${kv(s.httpErrorsBySlug)}`,
       `  checkouts sent more than once        ${s.retriedCheckouts} (a storefront retries 502/503/504, a dropped connection and request-in-progress with the same key)`,
