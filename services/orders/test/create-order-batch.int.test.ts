@@ -306,6 +306,43 @@ describe("orders' consumers in set-based batches", () => {
     );
   });
 
+  it("creates every order of a batch exactly once when one of them fails transiently", async () => {
+    const fx = batched;
+    const checkouts = [leading(), ...[1, 2, 3, 4, 5, 6].map(checkoutEvents)];
+    const victim = checkouts[3]?.reserved.id;
+    const faulty = failingOnce(
+      onInventoryReserved({ logger: fx.logger }),
+      (event) => event.id === victim,
+    );
+    const deadLettersBefore = await fx.counter("codflow_dead_letters_total", {
+      consumer: CREATE_ORDER,
+    });
+    for (const x of checkouts) await fx.send(x.requested);
+    fx.start(CONTACTS);
+    await fx.settled(CONTACTS);
+    for (const x of checkouts) await fx.send(x.reserved);
+
+    fx.start(CREATE_ORDER, faulty.spec as ConsumerSpec<EventType>);
+    await fx.settled(CREATE_ORDER);
+    await fx.stopConsumers();
+
+    expect(faulty.failedIn(), "the fault hit a set-based batch").toBe("batch");
+    expect(faulty.attempts()).toBeGreaterThan(1);
+    const checkoutIds = checkouts.map((x) => x.reserved.data.checkoutId);
+    const orders = await fx.sql`
+      select checkout_id from orders where checkout_id in ${fx.sql(checkoutIds)}`;
+    expect(orders.map((r) => r.checkout_id).sort()).toEqual([...checkoutIds].sort());
+    const confirmed = await fx.sql`
+      select correlation_id, causation_id from outbox
+      where type = 'orders.confirmed' and correlation_id in ${fx.sql(checkoutIds)}`;
+    expect(confirmed.map((r) => r.causation_id).sort()).toEqual(
+      checkouts.map((x) => x.reserved.id).sort(),
+    );
+    expect(await fx.counter("codflow_dead_letters_total", { consumer: CREATE_ORDER })).toBe(
+      deadLettersBefore,
+    );
+  });
+
   it("leaves a reservation that came before its contacts for later, and commits the rest of its batch together", async () => {
     const fx = batched;
     const [lead, early, q, r] = [leading(), ...[1, 2, 3].map(checkoutEvents)] as [
