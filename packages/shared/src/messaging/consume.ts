@@ -45,7 +45,7 @@ export interface BatchTx<T extends EventType> {
   /**
    * Leaves `source`, which came before what it needs, out of the batch as `handle` would by
    * throwing a TooEarlyError: it must have had no effect here; its inbox row goes and it is
-   * retried with back-off, while the rest of the batch commits. Throwing instead rolls the
+   * retried as a TooEarlyError is (retryDelay), while the rest of the batch commits. Throwing instead rolls the
    * whole batch back and runs every event alone, one transaction each.
    */
   retryLater(source: EventOf<T>, reason: string): void;

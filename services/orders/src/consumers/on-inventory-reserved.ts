@@ -29,11 +29,11 @@ type Reserved = EventOf<"inventory.reserved">;
  * the checkout's lock keeps a concurrent abort from slipping between. The phone, address and
  * email come from what `orders.keep-checkout-contacts` kept of `checkout.requested`; when that
  * has not arrived yet (the two consumers race), the event is retried, first within milliseconds
- * (EARLY_RETRY_DELAYS_MS), then with back-off — in a batch
- * it alone is left for later and the rest commit together (at 400/s the whole batch used to run
- * again one event per transaction: 1–2 s in which create-order fell behind, every ~10 s). When a
- * vendor is missing from the replica (its `inventory.vendor_upserted` is late), the statement
- * fails: a batch rolls back and each event runs alone, so only the early one waits. An event the orders service refuses is
+ * (EARLY_RETRY_DELAYS_MS), then with back-off. In a batch it alone is left for later and the
+ * rest commit together (at 400/s the whole batch used to run again one event per transaction:
+ * 1–2 s in which create-order fell behind, every ~10 s). When a vendor is missing from the
+ * replica (its `inventory.vendor_upserted` is late), the statement fails: a batch rolls back and
+ * each event runs alone, so only the early one waits. An event the orders service refuses is
  * dead-lettered, and `onDeadLetter` emits `orders.failed`: the compensation that releases the
  * reservation (inventory) and fails the checkout (checkout).
  */
