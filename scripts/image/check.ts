@@ -98,7 +98,7 @@ async function runStep(command: string, cwd: string, env: NodeJS.ProcessEnv, log
  * The check builds with this machine's pnpm (its major version must be the image's) and runs the
  * exact Node version the image's base names: returns that `node`.
  */
-function checkToolVersions(recipe: ImageRecipe): string {
+function imageToolchain(recipe: ImageRecipe): string {
   const version = nodeVersionOfImage(recipe.runtime.baseImage);
   if (!version) {
     throw new Error(
@@ -122,7 +122,7 @@ function checkToolVersions(recipe: ImageRecipe): string {
  */
 export async function buildImages(): Promise<BuiltImages> {
   const recipe = readImageRecipe();
-  const node = checkToolVersions(recipe);
+  const node = imageToolchain(recipe);
   const root = realpathSync(mkdtempSync(join(tmpdir(), "codflow-image-")));
   if (isInside(REPO_ROOT, root)) throw new Error(`${root} is inside the repository`);
   // the image's user (not root) must be able to reach its runtime folder
